@@ -1,0 +1,379 @@
+"""The release layer: SQL aggregates -> protection -> the stored, protected release.
+
+DESIGN invariant 2: when a wave closes, :func:`close_wave` reseals its storage,
+counts its answers with ``GROUP BY`` queries (Core selects returning tuples, never
+answer objects), hands the counts to :func:`voice.lattice.build_release`, and
+stores the result as a :class:`~voice.models.Release` with its content hash and
+audit. Every page, export, chart, PDF and email then reads :func:`stored_release`.
+While a wave is open only :func:`open_participation` is available.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from voice import lattice, reseal
+from voice.extensions import db
+from voice.instruments import (
+    FIVE_POINT_VALUES,
+    MULTIPLE,
+    NOT_REPORTED,
+    PREFER_NOT,
+    Dimension,
+    Instrument,
+    parse_instrument,
+)
+from voice.models import (
+    AccessMode,
+    AffinityGroup,
+    Answer,
+    Release,
+    Response,
+    Survey,
+    SurveyAudience,
+    SurveyStatus,
+)
+from voice.privacy import round_count
+from voice.release import ProtectedRelease, WaveInfo
+
+#: Releases kept in memory by content hash (they are immutable).
+_CACHE_SIZE = 32
+_cache: dict[str, ProtectedRelease] = {}
+
+
+class WaveNotOpen(ValueError):
+    """Only an open wave can be closed."""
+
+
+def instrument_of(survey: Survey) -> Instrument:
+    """Return the instrument exactly as the wave was published."""
+    return parse_instrument(survey.instrument_snapshot, source=f"survey {survey.id}")
+
+
+# -- counting ---------------------------------------------------------------------------
+
+_R = Response.__table__
+_A = Answer.__table__
+
+
+def _category_of(survey_id: int, dimension: Dimension) -> sa.Subquery:
+    """Put each respondent who answered a self-id item in one category, in SQL.
+
+    Mirrors :func:`voice.instruments.categorize`: "prefer not to say" gives
+    ``not_reported``, two or more choices ``multiple``, one choice that value.
+    Respondents absent from the result skipped the item (``not_reported`` too).
+    """
+    declined = sa.func.max(sa.case((_A.c.choice_value == PREFER_NOT, 1), else_=0))
+    category = sa.case(
+        (declined == 1, NOT_REPORTED),
+        (sa.func.count(sa.distinct(_A.c.choice_value)) > 1, MULTIPLE),
+        else_=sa.func.min(_A.c.choice_value),
+    )
+    return (
+        sa.select(_A.c.response_id, category.label("category"))
+        .join(_R, _R.c.id == _A.c.response_id)
+        .where(_R.c.survey_id == survey_id, _A.c.item_key == dimension.item)
+        .group_by(_A.c.response_id)
+        .subquery()
+    )
+
+
+def _levels(
+    survey_id: int, instrument: Instrument
+) -> Iterator[
+    tuple[Dimension | None, sa.ColumnElement[str] | None, sa.Subquery | None]
+]:
+    """Yield the whole-group level, then one level per self-id dimension."""
+    yield None, None, None
+    for dimension in instrument.dimensions:
+        category = _category_of(survey_id, dimension)
+        column = sa.func.coalesce(category.c.category, NOT_REPORTED)
+        yield dimension, column, category
+
+
+def _category_key(dimension: Dimension | None, raw: str | None) -> str | None:
+    """Fold a category SQL produced onto the dimension's keys (unknown -> not reported)."""
+    if dimension is None:
+        return None
+    return raw if raw in dimension.category_keys else NOT_REPORTED
+
+
+def _scale_scores(survey_id: int, instrument: Instrument) -> sa.Subquery | None:
+    """Give each respondent one whole-point score per scale they answered, in SQL.
+
+    The score is the mean of the respondent's scored answers to the scale's items
+    (reversed items turned round), rounded half up: ``(2 * sum + count) // (2 * count)``.
+    """
+    if not instrument.scales:
+        return None
+    members = [key for scale in instrument.scales for key in scale.items]
+    reversed_keys = [key for key in members if instrument.item(key).reverse]
+    top = len(FIVE_POINT_VALUES) + 1
+    scored = sa.case(
+        (_A.c.item_key.in_(reversed_keys), top - _A.c.numeric_value),
+        else_=_A.c.numeric_value,
+    )
+    scale = sa.case(
+        *((_A.c.item_key.in_(s.items), s.key) for s in instrument.scales),
+        else_=None,
+    )
+    total, answered = sa.func.sum(scored), sa.func.count()
+    return (
+        sa.select(
+            _A.c.response_id,
+            scale.label("scale"),
+            ((2 * total + answered) // (2 * answered)).label("score"),
+        )
+        .join(_R, _R.c.id == _A.c.response_id)
+        .where(
+            _R.c.survey_id == survey_id,
+            _A.c.item_key.in_(members),
+            _A.c.numeric_value.is_not(None),
+        )
+        .group_by(_A.c.response_id, scale)
+        .subquery()
+    )
+
+
+def wave_counts(survey: Survey, instrument: Instrument) -> lattice.WaveCounts:
+    """Count one wave's participation and answers per cell, all in SQL.
+
+    One pass per level (whole group, then each self-id dimension) of four
+    ``GROUP BY`` queries; only the grouped counts come back to Python.
+
+    :return: exact counts for :func:`voice.lattice.build_release`; never shown
+    """
+    audience = db.session.execute(
+        sa.select(
+            AffinityGroup.id,
+            AffinityGroup.slug,
+            AffinityGroup.name,
+            AffinityGroup.name_es,
+        )
+        .join(SurveyAudience, SurveyAudience.group_id == AffinityGroup.id)
+        .where(SurveyAudience.survey_id == survey.id)
+        .order_by(AffinityGroup.name, AffinityGroup.id)
+    ).all()
+    slug_of = {row.id: row.slug for row in audience}
+    closed = [
+        m.key.removeprefix("item:")
+        for m in lattice.measures_of(instrument)
+        if m.kind == "item"
+    ]
+    value = sa.func.coalesce(sa.cast(_A.c.numeric_value, sa.String), _A.c.choice_value)
+    answered = sa.and_(
+        _R.c.survey_id == survey.id,
+        _A.c.item_key.in_(closed),
+        sa.or_(_A.c.choice_value.is_(None), _A.c.choice_value != PREFER_NOT),
+    )
+    distinct = sa.func.count(sa.distinct(_A.c.response_id))
+    scores = _scale_scores(survey.id, instrument)
+    counts: dict[str, dict[tuple, int]] = {
+        name: defaultdict(int)
+        for name in ("participation", "answers", "respondents", "scale_scores")
+    }
+    for dimension, category, subquery in _levels(survey.id, instrument):
+        people: sa.FromClause = _R
+        if subquery is not None:
+            people = _R.outerjoin(subquery, subquery.c.response_id == _R.c.id)
+        answers = people.join(_A, _A.c.response_id == _R.c.id)
+        cat = category if category is not None else sa.null()
+        by = [_R.c.group_id] + ([category] if category is not None else [])
+        queries = {
+            "participation": sa.select(_R.c.group_id, cat, sa.func.count())
+            .select_from(people)
+            .where(_R.c.survey_id == survey.id)
+            .group_by(*by),
+            "answers": sa.select(
+                _R.c.group_id, cat, _A.c.item_key, value, sa.func.count()
+            )
+            .select_from(answers)
+            .where(answered)
+            .group_by(*by, _A.c.item_key, value),
+            "respondents": sa.select(_R.c.group_id, cat, _A.c.item_key, distinct)
+            .select_from(answers)
+            .where(answered)
+            .group_by(*by, _A.c.item_key),
+        }
+        if scores is not None:
+            queries["scale_scores"] = (
+                sa.select(
+                    _R.c.group_id, cat, scores.c.scale, scores.c.score, sa.func.count()
+                )
+                .select_from(people.join(scores, scores.c.response_id == _R.c.id))
+                .where(_R.c.survey_id == survey.id)
+                .group_by(*by, scores.c.scale, scores.c.score)
+            )
+        level = dimension.key if dimension is not None else None
+        for name, query in queries.items():
+            for group_id, raw, *rest, count in db.session.execute(query):
+                if group_id not in slug_of:
+                    continue
+                cell = (slug_of[group_id], level, _category_key(dimension, raw))
+                if name == "participation":
+                    counts[name][cell] += count
+                elif name == "respondents":
+                    counts[name][(rest[0], *cell)] += count
+                else:
+                    counts[name][(rest[0], *cell, str(rest[1]))] += count
+    return lattice.WaveCounts(
+        groups=tuple(lattice.GroupInfo(r.slug, r.name, r.name_es) for r in audience),
+        participation=dict(counts["participation"]),
+        answers=dict(counts["answers"]),
+        respondents=dict(counts["respondents"]),
+        scale_scores=dict(counts["scale_scores"]),
+    )
+
+
+def open_participation(survey: Survey) -> int:
+    """Return an open wave's response count rounded to 5, the only figure it shows.
+
+    One submission moves it only across a rounding boundary (DESIGN invariant 2).
+    """
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(_R).where(_R.c.survey_id == survey.id)
+    )
+    return round_count(count or 0, allow_zero=True)
+
+
+# -- closing and storing ------------------------------------------------------------------
+
+
+def previous_wave(survey: Survey) -> Survey | None:
+    """Return the last closed wave of the same instrument at the same school."""
+    return db.session.scalar(
+        sa.select(Survey)
+        .where(
+            Survey.school_id == survey.school_id,
+            Survey.instrument_key == survey.instrument_key,
+            Survey.status == SurveyStatus.closed,
+            Survey.id != survey.id,
+            Survey.closes_at <= survey.closes_at,
+        )
+        .order_by(Survey.closes_at.desc(), Survey.id.desc())
+        .limit(1)
+    )
+
+
+def build_release(survey: Survey, *, now: datetime | None = None) -> ProtectedRelease:
+    """Count, protect, audit and code one wave's figures (nothing is stored).
+
+    :raises voice.privacy.ProtectionError: if no suppression passes the audit
+    """
+    instrument = instrument_of(survey)
+    before = previous_wave(survey)
+    wave = WaveInfo(
+        survey_id=survey.id,
+        slug=survey.slug,
+        title=survey.title,
+        wave_label=survey.wave_label,
+        school=survey.school.name,
+        instrument_key=survey.instrument_key,
+        instrument_version=survey.instrument_version,
+        closed_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+    )
+    return lattice.build_release(
+        instrument,
+        wave_counts(survey, instrument),
+        wave=wave,
+        k=survey.min_cell,
+        is_open_link=survey.access_mode == AccessMode.link,
+        previous=stored_release(before) if before is not None else None,
+    )
+
+
+def store_release(survey: Survey, release: ProtectedRelease) -> Release:
+    """Add ``release`` as the wave's newest stored version (flush only)."""
+    version = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.max(Release.version), 0)).where(
+            Release.survey_id == survey.id
+        )
+    )
+    row = Release(
+        survey_id=survey.id,
+        version=(version or 0) + 1,
+        content=release.to_json(),
+        sha256=release.sha256,
+        audit=vars(release.audit).copy(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    _remember(release)
+    return row
+
+
+def close_wave(survey: Survey, *, now: datetime | None = None) -> ProtectedRelease:
+    """Reseal the wave's storage, build and store its release, and mark it closed.
+
+    Flush only: the caller commits, then calls :func:`voice.reseal.compact` so the
+    rewritten storage is compacted outside the transaction.
+
+    :raises WaveNotOpen: if the wave is a draft or already closed
+    :raises voice.privacy.ProtectionError: if no suppression passes the audit
+    """
+    if survey.status != SurveyStatus.open:
+        raise WaveNotOpen(f"survey {survey.id} is {survey.status.value}, not open")
+    now = now or datetime.now(UTC)
+    reseal.reseal_wave(survey, now=now)
+    release = build_release(survey, now=now)
+    store_release(survey, release)
+    survey.status = SurveyStatus.closed
+    db.session.flush()
+    return release
+
+
+def close_due_waves(now: datetime) -> list[Survey]:
+    """Close every open wave whose window has ended (flush only; caller commits).
+
+    :return: the waves closed, in closing-time order
+    """
+    due = list(
+        db.session.scalars(
+            sa.select(Survey)
+            .where(Survey.status == SurveyStatus.open, Survey.closes_at <= now)
+            .order_by(Survey.closes_at, Survey.id)
+        )
+    )
+    for survey in due:
+        close_wave(survey, now=now)
+    return due
+
+
+def stored_release(survey: Survey) -> ProtectedRelease | None:
+    """Return the wave's newest stored release, or None while it has none.
+
+    Releases are immutable, so they are cached in-process by content hash; the hash
+    is checked when a release is first read from the database.
+
+    :raises ValueError: if the stored content does not match its hash
+    """
+    newest = db.session.execute(
+        sa.select(Release.id, Release.sha256)
+        .where(Release.survey_id == survey.id)
+        .order_by(Release.version.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return None
+    cached = _cache.get(newest.sha256)
+    if cached is not None:
+        return cached
+    content = db.session.scalar(
+        sa.select(Release.content).where(Release.id == newest.id)
+    )
+    release = ProtectedRelease.from_json(content)
+    if release.sha256 != newest.sha256:
+        raise ValueError(f"release {newest.id} does not match its content hash")
+    _remember(release)
+    return release
+
+
+def _remember(release: ProtectedRelease) -> None:
+    """Keep a release in the in-process cache, dropping the oldest beyond its size."""
+    _cache[release.sha256] = release
+    while len(_cache) > _CACHE_SIZE:
+        _cache.pop(next(iter(_cache)))
