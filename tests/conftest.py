@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -130,3 +131,43 @@ def csrf_token(html: str) -> str:
 
 
 pytest_plugins = ["tests.factories"]
+
+
+CHROMIUM = Path(os.environ.get("VOICE_E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing_browser() -> str | None:
+    """Say why no browser can run here, or ``None`` when one can."""
+    try:
+        import axe_playwright_python  # noqa: F401
+        import playwright  # noqa: F401
+    except ImportError as error:
+        return f"{error.name} is not installed (pip install -e '.[dev]')"
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the whole session."""
+    reason = _missing_browser()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"end-to-end tests must run in CI: {reason}")
+        pytest.skip(f"end-to-end tests skipped: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()

@@ -31,25 +31,29 @@ def test_migration_files_follow_the_naming_rule():
         assert len(date) == 8 and len(time) == 4 and slug, path.name
 
 
-def _upgrade_and_check(url: str, tmp_path) -> None:
-    os.environ["VOICE_INSTANCE_PATH"] = str(tmp_path / "instance")
+def _upgrade_and_check(url: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("VOICE_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS))
-        check(directory=str(MIGRATIONS))  # raises if the models need a new revision
-        tables = set(sa.inspect(app.extensions["sqlalchemy"].engine).get_table_names())
+        engine = app.extensions["sqlalchemy"].engine
+        try:
+            upgrade(directory=str(MIGRATIONS))
+            check(directory=str(MIGRATIONS))  # raises if the models need a new revision
+            tables = set(sa.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()  # no connection left for the garbage collector to warn about
         assert {"response", "answer", "ballot_code", "survey"} <= tables
 
 
-def test_upgrade_from_empty_sqlite_matches_the_models(tmp_path):
-    _upgrade_and_check(f"sqlite:///{tmp_path / 'migrated.sqlite3'}", tmp_path)
+def test_upgrade_from_empty_sqlite_matches_the_models(tmp_path, monkeypatch):
+    _upgrade_and_check(f"sqlite:///{tmp_path / 'migrated.sqlite3'}", tmp_path, monkeypatch)
 
 
 @pytest.mark.postgres
 @pytest.mark.skipif(
     not PG_URL, reason="set VOICE_TEST_DATABASE_URL to run on PostgreSQL"
 )
-def test_upgrade_from_empty_postgresql_matches_the_models(tmp_path):
+def test_upgrade_from_empty_postgresql_matches_the_models(tmp_path, monkeypatch):
     url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     name = "voice_migration_test"
@@ -58,7 +62,7 @@ def test_upgrade_from_empty_postgresql_matches_the_models(tmp_path):
         connection.execute(sa.text(f"CREATE DATABASE {name}"))
     admin.dispose()
     try:
-        _upgrade_and_check(url.rsplit("/", 1)[0] + f"/{name}", tmp_path)
+        _upgrade_and_check(url.rsplit("/", 1)[0] + f"/{name}", tmp_path, monkeypatch)
     finally:
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:

@@ -19,47 +19,9 @@ import pytest
 from tests.web.fault_helpers import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("VOICE_E2E_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 375, "height": 667}
 LAPTOP = {"width": 1280, "height": 800}
-
-
-def _missing_browser() -> str | None:
-    """Say why no browser can run here, or ``None`` when one can."""
-    try:
-        import axe_playwright_python  # noqa: F401
-        import playwright  # noqa: F401
-    except ImportError as error:
-        return f"{error.name} is not installed (pip install -e '.[dev]')"
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """One headless Chromium for the whole session."""
-    reason = _missing_browser()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"end-to-end tests must run in CI: {reason}")
-        pytest.skip(f"end-to-end tests skipped: {reason}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -697,7 +697,10 @@ def test_weasyprint_draws_every_chart_without_complaint_or_fetch(caplog):
         ).write_pdf()
     assert pdf.startswith(b"%PDF")
     assert fetched == []
-    assert [r.getMessage() for r in caplog.records] == []
+    complaints = [r.getMessage() for r in caplog.records]
+    # Where the system lacks HarfBuzz-Subset, WeasyPrint says it subsets fonts with
+    # fontTools instead: a fact about the machine, not about the charts.
+    assert [c for c in complaints if "HarfBuzz-Subset" not in c] == []
 
 
 WORDY = "Withheld because fewer than ten students in this group answered it"

@@ -6,7 +6,6 @@ A second run has JavaScript switched off: the survey must work without it.
 
 from __future__ import annotations
 
-import shutil
 import threading
 
 import pytest
@@ -20,7 +19,6 @@ from voice.models import AccessMode, Answer, Response
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api")
 axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PHONE = {"width": 375, "height": 667}
 
 
@@ -32,18 +30,6 @@ def base_url(app):
     yield f"http://127.0.0.1:{server.port}"
     server.shutdown()
     thread.join()
-
-
-@pytest.fixture
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no Chromium on this machine")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def _serious(page) -> list[str]:
