@@ -80,7 +80,9 @@ _GRAPH_BLOCK = 1024
 # Filler that survives stop-word lists in student comments and says nothing.
 _FILLER = frozenset(
     "really just like lot lots thing things don doesn didn isn im ive dont would "
-    "could get got way also".split()
+    "could get got way also "
+    # titles left behind when redaction replaces the name after them: "Mr. [name]"
+    "mr mrs ms mx dr sr sra srta".split()
 )
 _STOP_WORD_SET = ENGLISH_STOP_WORDS | SPANISH_STOP_WORDS | _FILLER
 _STOP_WORDS = sorted(_STOP_WORD_SET)
@@ -106,7 +108,8 @@ class Theme:
     share: float
     #: Positions of its comments in the input, ascending
     indices: tuple[int, ...]
-    #: Positions of 2-3 representative comments, most central first
+    #: Positions of representative comments (2-3 by default), most central first;
+    #: near-duplicates and comments marked not quotable are skipped
     quotes: tuple[int, ...]
     #: ``None`` when most of its comments are not English
     sentiment: Sentiment | None
@@ -137,6 +140,9 @@ def find_themes(
     engine: Engine | None = None,
     n_themes: int | None = None,
     seeds: Mapping[str, Sequence[str]] | None = None,
+    vectors: NDArray[np.float32] | None = None,
+    quotes: int = _QUOTES,
+    quotable: Sequence[bool] | None = None,
 ) -> ThemeSet:
     """Group comments into themes with labels, quotes and sentiment.
 
@@ -148,6 +154,13 @@ def find_themes(
         choice
     :param seeds: name -> comments of a previous wave's named theme; a new theme whose
         centre is close to a seed's centre takes its name (renames carry over)
+    :param vectors: the comments' sentence embeddings, one unit row each, when the
+        caller already has them (the embedding engine only; themes of a subset reuse
+        the embeddings of the whole set)
+    :param quotes: how many representative comments to pick per theme, best first
+    :param quotable: per comment, whether it may be quoted (e.g. not flagged as a
+        student at risk); every comment still counts in its theme
+    :raises ValueError: if ``vectors`` or ``quotable`` do not match ``comments``
     :raises embedding.EmbeddingUnavailable: if ``engine="embedding"`` is forced and
         the model package is not installed
     """
@@ -156,14 +169,22 @@ def find_themes(
         "embedding" if embedding.embedding_available() else "tfidf-nmf"
     )
     clustered = len(texts) >= MIN_COMMENTS
+    if quotable is not None and len(quotable) != len(texts):
+        raise ValueError("quotable needs one flag per comment")
+    if vectors is not None and len(vectors) != len(texts):
+        raise ValueError("vectors need one row per comment")
     if not texts:
         return ThemeSet(chosen, chosen == "tfidf-nmf", False, 0, ())
-    space = _Space.build(texts, chosen)
+    if vectors is not None and chosen == "embedding":
+        space = _Space(chosen, np.asarray(vectors, dtype=np.float32), None)
+    else:
+        space = _Space.build(texts, chosen)
     languages = [detect_language(t) for t in texts]
     labels = np.zeros(len(texts), dtype=np.int64)
     if clustered:
         labels = _partition(space, languages, max_themes, seed, n_themes)
-    themes = _describe(texts, labels, space, languages)
+    allowed = [True] * len(texts) if quotable is None else [bool(q) for q in quotable]
+    themes = _describe(texts, labels, space, languages, quotes, allowed)
     if seeds:
         themes = _apply_seeds(themes, seeds, space)
     themes.sort(key=lambda t: (-t.size, t.indices[0]))
@@ -364,6 +385,8 @@ def _describe(
     labels: NDArray[np.int64],
     space: _Space,
     languages: list[Language],
+    quotes: int,
+    quotable: list[bool],
 ) -> list[Theme]:
     keywords = _keywords(texts, labels)
     polarities = [comment_polarity(t) for t in texts]
@@ -381,7 +404,7 @@ def _describe(
                 size=len(members),
                 share=len(members) / len(texts),
                 indices=tuple(int(i) for i in members),
-                quotes=_quotes(texts, members, space),
+                quotes=_quotes(texts, members, space, quotes, quotable),
                 sentiment=summarize_sentiment(polarities[i] for i in members),
                 language="es" if spanish * 2 > len(members) else "en",
             )
@@ -479,7 +502,11 @@ def _label(keywords: tuple[str, ...]) -> str:
 
 
 def _quotes(
-    texts: list[str], members: NDArray[np.int64], space: _Space
+    texts: list[str],
+    members: NDArray[np.int64],
+    space: _Space,
+    wanted: int,
+    quotable: list[bool],
 ) -> tuple[int, ...]:
     """Pick the comments nearest the theme's centre, skipping near-duplicates.
 
@@ -496,12 +523,12 @@ def _quotes(
     chosen: list[int] = []
     for j in order:
         index = int(members[j])
-        if not texts[index].strip():
+        if not quotable[index] or not texts[index].strip():
             continue
         if any(_near_duplicate(texts, space, index, other) for other in chosen):
             continue
         chosen.append(index)
-        if len(chosen) == _QUOTES:
+        if len(chosen) >= wanted:
             break
     return tuple(chosen)
 
