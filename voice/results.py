@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from voice import lattice, reseal
+from voice import lattice, release_themes, reseal
 from voice.extensions import db
 from voice.instruments import (
     FIVE_POINT_VALUES,
@@ -320,6 +320,7 @@ def close_wave(survey: Survey, *, now: datetime | None = None) -> ProtectedRelea
     now = now or datetime.now(UTC)
     reseal.reseal_wave(survey, now=now)
     release = build_release(survey, now=now)
+    release = release_themes.add_themes(survey, release)  # issue 8: open text
     store_release(survey, release)
     survey.status = SurveyStatus.closed
     db.session.flush()

@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "take",
     "accounts",
     "review",
+    "themes",
     "report_views",
     "outage",
     "exports",
