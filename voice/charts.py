@@ -8,8 +8,10 @@ caller's withheld text, never as a number or a bar length (invariant 3).
 
 What makes the output safe to use everywhere:
 
-- SVG 1.1 with presentation attributes only (no CSS, no script, no external
-  reference), so Chromium and WeasyPrint draw it alike and nothing is fetched.
+- SVG 1.1 with presentation attributes only (no CSS, no ``style`` attribute, no
+  script, no external reference), so Chromium and WeasyPrint draw it alike, a
+  strict Content-Security-Policy lets it through, and nothing is fetched. Its
+  natural size is in ``width``/``height``; the page's stylesheet lets it shrink.
 - ``role="img"`` with ``aria-labelledby`` naming a ``<title>`` and a ``<desc>``,
   and a :class:`TableData` with every number, for a table next to the chart.
 - Colours meet 3:1 against white, text meets 4.5:1 against what it sits on, and
@@ -164,6 +166,8 @@ class Svg:
 # --- Layout: units of the viewBox, drawn about 1:1 in print (see _root) -------------
 
 _WIDTH = 360
+#: CSS pixels per viewBox unit at the chart's natural size (see _root).
+_SCALE = 1.2
 _FONT = 15
 _SMALL = 13
 _LINE = 19
@@ -586,10 +590,12 @@ def _root(
         version="1.1",
         id=prefix,
         viewBox=f"0 0 {_number(width)} {_number(height)}",
-        width="100%",
-        # Drawn no wider than 1.2x the viewBox: text stays near its design size in
-        # print and on a laptop, and shrinks with the page on a phone.
-        style=f"max-width:{_number(width * 1.2)}px",
+        # Drawn at 1.2x the viewBox: text stays near its design size in print and on
+        # a laptop. Pages shrink it with the page on a phone through their
+        # stylesheet (``max-width: 100%; height: auto``): a ``style`` attribute
+        # would be blocked by the Content-Security-Policy (no 'unsafe-inline').
+        width=_number(width * _SCALE),
+        height=_number(height * _SCALE),
         role="img",
         aria_labelledby=f"{prefix}-title {prefix}-desc",
         font_family=_FONT_FAMILY,

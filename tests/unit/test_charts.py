@@ -143,9 +143,21 @@ def test_chart_is_well_formed_scalable_svg_1_1(draw):
     root = parse(draw())
     assert root.tag == f"{NS}svg"
     assert root.get("version") == "1.1"
-    assert root.get("width") == "100%"
     assert re.fullmatch(r"0 0 \d+(\.\d)? \d+(\.\d)?", root.get("viewBox", ""))
-    assert root.get("height") is None
+
+
+@every_chart
+def test_chart_has_its_natural_size_and_no_style_attribute(draw):
+    """A ``style`` attribute is inline CSS, which the pages' CSP blocks outright.
+
+    The size the chart is drawn at goes in width/height instead (1.2 px per unit,
+    the same aspect as the viewBox); the page's stylesheet lets it shrink.
+    """
+    root = parse(draw())
+    assert not [e.tag for e in root.iter() if "style" in e.attrib]
+    _, _, view_width, view_height = map(float, root.get("viewBox").split())
+    assert float(root.get("width")) == pytest.approx(view_width * 1.2, abs=0.1)
+    assert float(root.get("height")) == pytest.approx(view_height * 1.2, abs=0.1)
 
 
 @every_chart
