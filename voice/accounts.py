@@ -29,7 +29,7 @@ from voice.models import (
     StaffUser,
     utcnow,
 )
-from voice.web.access import group_scope, school_scope
+from voice.scope import group_scope, school_scope
 
 #: Verified against when the email is unknown, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")

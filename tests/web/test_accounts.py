@@ -358,3 +358,25 @@ def test_account_pages_read_in_spanish(client, db, make_user):
     html = client.get("/staff/accounts?lang=es").get_data(as_text=True)
     assert "Invitar a alguien" in html
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) == 1
+
+
+# --- layering ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["accounts", "scope", "findings"])
+def test_account_and_scope_logic_does_not_import_the_web_layer(module):
+    """The domain decides who sees what; the web layer only turns that into a 404."""
+    import ast
+    from pathlib import Path
+
+    import voice
+
+    source = Path(voice.__file__).parent / f"{module}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert not {name for name in imported if name.startswith("voice.web")}
+    assert not {name for name in imported if name in ("flask", "flask_login")}

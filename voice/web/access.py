@@ -1,8 +1,9 @@
-"""Who may open a staff page: role checks and the schools and groups an account sees.
+"""Who may open a staff page: role checks, and 404 for rows outside the account's scope.
 
 DESIGN invariant 5 (least privilege). A view is wrapped in :func:`role_required`, then
 loads rows through :func:`scoped_or_404`, so a row outside the account's scope looks
-exactly like one that does not exist.
+exactly like one that does not exist. Which schools and groups an account sees is
+decided in :mod:`voice.scope`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ from flask import abort, current_app
 from flask_login import current_user
 
 from voice.extensions import db
-from voice.models import AffinityGroup, GroupMembership, Role, School, StaffUser
+from voice.models import Role, StaffUser
+
+# The scope itself is domain logic; it is re-exported here for the views.
+from voice.scope import SCHOOL_ROLES, group_scope, school_scope, schools_in_scope
+
+__all__ = [
+    "SCHOOL_ROLES",
+    "group_scope",
+    "role_required",
+    "school_scope",
+    "schools_in_scope",
+    "scoped_or_404",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M")
-
-#: Roles whose scope is whole schools; the others see only their groups.
-SCHOOL_ROLES = frozenset({Role.admin, Role.leader})
 
 
 def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, Any]]:
@@ -46,44 +56,6 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, Any]]:
         return wrapped
 
     return decorator
-
-
-def school_scope(user: StaffUser) -> sa.Select[tuple[int]]:
-    """Return a query for the ids of the schools ``user`` may see.
-
-    An account with ``district`` set sees every school of that district; otherwise
-    only its own school. Group-scoped roles see the schools of their groups.
-    """
-    if user.role not in SCHOOL_ROLES:
-        return (
-            sa.select(AffinityGroup.school_id)
-            .join(GroupMembership, GroupMembership.group_id == AffinityGroup.id)
-            .where(GroupMembership.user_id == user.id)
-            .distinct()
-        )
-    if user.district:
-        return sa.select(School.id).where(School.district == user.district)
-    return sa.select(School.id).where(School.id == user.school_id)
-
-
-def group_scope(user: StaffUser) -> sa.Select[tuple[int]]:
-    """Return a query for the ids of the affinity groups ``user`` may see."""
-    if user.role in SCHOOL_ROLES:
-        return sa.select(AffinityGroup.id).where(
-            AffinityGroup.school_id.in_(school_scope(user))
-        )
-    return sa.select(GroupMembership.group_id).where(GroupMembership.user_id == user.id)
-
-
-def schools_in_scope(user: StaffUser) -> list[School]:
-    """Return the schools ``user`` may see, by name."""
-    return list(
-        db.session.scalars(
-            sa.select(School)
-            .where(School.id.in_(school_scope(user)))
-            .order_by(School.name)
-        )
-    )
 
 
 def scoped_or_404(model: type[M], ident: int, user: StaffUser | None = None) -> M:
