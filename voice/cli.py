@@ -63,10 +63,16 @@ def init_command() -> None:
 def create_admin_command(
     email: str, name: str, school_slug: str, password: str
 ) -> None:
-    """Create an admin account for a school."""
-    from voice import operations
+    """Create an admin account for a school.
+
+    The password must pass the same rule as one chosen through an invitation.
+    """
+    from voice import accounts, operations
     from voice.extensions import db
 
+    problem = accounts.password_problem(password, email=email)
+    if problem:
+        raise click.ClickException(problem)
     try:
         operations.create_admin(
             email=email, name=name, school_slug=school_slug, password=password

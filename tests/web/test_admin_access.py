@@ -215,3 +215,60 @@ def test_link_tokens_carry_at_least_128_random_bits(client, world, db):
     assert TOKEN_BYTES * 8 >= 128
     # token_urlsafe: 6 bits per character, no padding.
     assert len(token) * 6 >= 128 and len(token) >= 22
+
+
+# --- the first admin, from a terminal ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "short-1",  # too short
+        "passwordpassword",  # a common password, however long
+        "aaaaaaaaaaaaaaaa",  # too few different characters
+        "pat.jones-2026!",  # built from the email's local part
+    ],
+)
+def test_create_admin_refuses_a_password_an_invitation_would_refuse(
+    runner, db, make_school, password
+):
+    from voice import accounts
+
+    make_school(slug="north-high")
+    db.session.commit()
+    assert accounts.password_problem(password, email="pat.jones@example.org")
+    result = runner.invoke(
+        args=[
+            "create-admin",
+            "--email=pat.jones@example.org",
+            "--name=Pat Jones",
+            "--school=north-high",
+            f"--password={password}",
+        ]
+    )
+    assert result.exit_code != 0
+    assert accounts.password_problem(password, email="pat.jones@example.org") in (
+        result.output
+    )
+    db.session.expire_all()
+    assert accounts.find_by_email("pat.jones@example.org") is None
+
+
+def test_create_admin_with_a_strong_password_can_sign_in(runner, db, make_school):
+    from voice import accounts
+
+    make_school(slug="north-high")
+    db.session.commit()
+    result = runner.invoke(
+        args=[
+            "create-admin",
+            "--email=pat.jones@example.org",
+            "--name=Pat Jones",
+            "--school=north-high",
+            "--password=maple river lantern 42",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    user = accounts.authenticate("pat.jones@example.org", "maple river lantern 42")
+    assert user is not None and user.role is Role.admin
