@@ -281,3 +281,34 @@ def test_label_phrases_join_adjacent_words_only():
     keywords = themes.find_themes(comments, engine="tfidf-nmf").themes[0].keywords
     assert "lecture series" in keywords
     assert "series good" not in keywords
+
+
+def test_comments_marked_not_quotable_are_never_quoted_but_still_counted(engine):
+    quotable = [i % 3 != 0 for i in range(len(COMMENTS))]
+    found = themes.find_themes(COMMENTS, engine=engine, quotable=quotable)
+    assert sum(theme.size for theme in found.themes) == len(COMMENTS)
+    quoted = [i for theme in found.themes for i in theme.quotes]
+    assert quoted and all(quotable[i] for i in quoted)
+
+
+def test_more_quote_candidates_can_be_asked_for_best_first(engine):
+    three = themes.find_themes(COMMENTS, engine=engine)
+    eight = themes.find_themes(COMMENTS, engine=engine, quotes=8)
+    assert any(len(theme.quotes) > 3 for theme in eight.themes)
+    for few, many in zip(three.themes, eight.themes, strict=True):
+        assert len(few.quotes) <= len(many.quotes) <= 8
+        assert many.quotes[: len(few.quotes)] == few.quotes
+
+
+@needs_model
+def test_given_embeddings_give_the_same_themes_as_embedding_here():
+    vectors = embedding.embed(COMMENTS)
+    given = themes.find_themes(COMMENTS, vectors=vectors)
+    assert given == themes.find_themes(COMMENTS)
+
+
+@pytest.mark.parametrize("argument", ["vectors", "quotable"])
+def test_per_comment_arguments_must_match_the_comments(argument):
+    value = [[0.0] * 384] if argument == "vectors" else [True]
+    with pytest.raises(ValueError):
+        themes.find_themes(COMMENTS, **{argument: value})
