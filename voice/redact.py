@@ -330,6 +330,8 @@ _LOCAL = r"(?<![\w.%+-])[\w%+-][\w.%+-]{0,63}"
 _ATEXT = r"\w!#$%&'*+/=?^`{|}~\-"
 _LOCAL_ATEXT = rf"(?<![{_ATEXT}.])[{_ATEXT}][{_ATEXT}.]{{0,63}}"
 _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+# A top-level domain: letters, or an internationalised one in punycode ("xn--p1ai").
+_TLD = r"(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
 _AT_SIGN = r"[ \t]*@[ \t]*"
 _AT_BRACKET = r"[ \t]*[(\[{<][ \t]*(?:at|arroba)[ \t]*[)\]}>][ \t]*"
 _AT_WORD = r"[ \t]+(?:at|arroba)[ \t]+"
@@ -341,8 +343,8 @@ _EMAILS = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
         # john@school.org, john (at) school [dot] org, j.doe @ school . org
-        rf"{_LOCAL_ATEXT}{_AT_SIGN}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}[a-z]{{2,63}}(?![\w-])",
-        rf"{_LOCAL}{_AT_BRACKET}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}[a-z]{{2,63}}(?![\w-])",
+        rf"{_LOCAL_ATEXT}{_AT_SIGN}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}{_TLD}(?![\w-])",
+        rf"{_LOCAL}{_AT_BRACKET}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}{_TLD}(?![\w-])",
         # john at school dot org: the bare word "at" needs a familiar ending
         rf"{_LOCAL}{_AT_WORD}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}(?:{_COMMON_TLDS})(?![\w-])",
         # john at gmail, juan arroba hotmail

@@ -67,7 +67,7 @@ from voice.models import (
 )
 from voice.privacy import BOTTOM_CODE, TOP_CODE, CodedPercent, code_percent, round_count
 from voice.release import GROUP, SCHOOL, Label, ProtectedRelease, canonical_json
-from voice.sentiment import comment_polarity, polarity_class, summarize_sentiment
+from voice.sentiment import comment_polarity, summarize_sentiment
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +330,26 @@ def _coded(value: CodedPercent) -> dict[str, Any]:
     return {"value": value.value, "text": value.text, "coded": value.is_coded}
 
 
+#: Share of comments a tone needs, and how many times the opposite share.
+TONE_SHARE = 0.25
+TONE_RATIO = 2
+
+
+def tone_of(positive: float, negative: float) -> str:
+    """Name a theme's tone from its shares of positive and negative comments.
+
+    "positive" when at least ``TONE_SHARE`` of its comments are positive and
+    ``TONE_RATIO`` times as many as negative ones, "negative" likewise, else
+    "mixed": a mean polarity alone can read positive while most comments that
+    carry a feeling are negative.
+    """
+    if positive >= TONE_SHARE and positive >= TONE_RATIO * negative:
+        return "positive"
+    if negative >= TONE_SHARE and negative >= TONE_RATIO * positive:
+        return "negative"
+    return "mixed"
+
+
 def sentiment_of(
     polarities: Iterable[float | None], *, k: int
 ) -> dict[str, Any] | None:
@@ -345,7 +365,7 @@ def sentiment_of(
     positive = round(summary.positive_share * summary.comments)
     negative = round(summary.negative_share * summary.comments)
     return {
-        "tone": polarity_class(summary.polarity),
+        "tone": tone_of(summary.positive_share, summary.negative_share),
         "polarity": round(summary.polarity, 2),
         "positive": _coded(code_percent(positive, summary.comments)),
         "negative": _coded(code_percent(negative, summary.comments)),
@@ -544,11 +564,12 @@ def _merged_sentiment(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | No
         sum(p["sentiment"]["polarity"] * w for p, w in zip(parts, weights, strict=True))
         / total
     )
+    positive, negative = mean("positive"), mean("negative")
     return {
-        "tone": polarity_class(polarity),
+        "tone": tone_of(positive / 100, negative / 100),
         "polarity": round(polarity, 2),
-        "positive": _coded(_recode(mean("positive"))),
-        "negative": _coded(_recode(mean("negative"))),
+        "positive": _coded(_recode(positive)),
+        "negative": _coded(_recode(negative)),
     }
 
 
@@ -699,7 +720,8 @@ class ThemeCard:
     #: Rounded count as text; None when withheld.
     size: str | None
     quotes: tuple[str, ...]
-    #: "positive", "neutral" or "negative"; None when not available.
+    #: "positive", "mixed" or "negative" (see :func:`tone_of`); None when not
+    #: available.
     tone: str | None
     positive: str | None
     negative: str | None

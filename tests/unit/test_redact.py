@@ -411,6 +411,9 @@ def test_name_after_a_title_is_redacted_in_odd_case(text, clean):
         "Mr. and Mrs. are titles",
         "the nurse helped me",
         "I don't know",
+        "we presented to the principal last year",
+        "the coach first game of the season",
+        "our counselor next week",
     ],
 )
 def test_ordinary_word_after_a_title_is_kept(text):

@@ -16,6 +16,7 @@ from voice.release_themes import (
     compose,
     sentiment_of,
     theme_bases,
+    tone_of,
 )
 from voice.themes import Theme, ThemeSet
 
@@ -110,6 +111,19 @@ def test_sentiment_rests_on_at_least_k_english_comments():
     shown = sentiment_of([0.5] * 7 + [-0.5] * 3, k=10)
     assert shown["tone"] == "positive"
     assert shown["positive"]["text"] == "70%" and shown["negative"]["text"] == "30%"
+
+
+@pytest.mark.parametrize(
+    ("positive", "negative", "tone"),
+    [
+        (0.53, 0.04, "positive"),
+        (0.13, 0.27, "negative"),  # more negative, though the mean may read positive
+        (0.35, 0.29, "mixed"),
+        (0.20, 0.05, "mixed"),  # too few carry any feeling
+    ],
+)
+def test_the_tone_follows_the_shares_not_the_mean(positive, negative, tone):
+    assert tone_of(positive, negative) == tone
 
 
 def test_sentiment_shares_are_top_and_bottom_coded():
