@@ -30,7 +30,12 @@ def init_app(app: Flask, login_manager: LoginManager) -> None:
     """Install the login manager, headers, proxy handling and cache rules."""
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
+    # Flask-Login's "basic"/"strong" protection hashes the client's address and user
+    # agent into the session. We never read client addresses (README, Privacy); staff
+    # sessions end instead through session_version (logout, disable, sign out everywhere).
+    login_manager.session_protection = None
+    # ... and login_user() would still store that hash as "_id": store nothing instead.
+    login_manager._session_identifier_generator = str
     login_manager.user_loader(load_user)
 
     production = app.config["REQUIRE_SECRET_KEY"]
