@@ -44,7 +44,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import has_request_context
@@ -53,7 +53,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from voice import audit, embedding, redact, results, themes
+from voice import audit, redact, results
 from voice.extensions import db
 from voice.models import (
     AffinityGroup,
@@ -67,7 +67,13 @@ from voice.models import (
 )
 from voice.privacy import BOTTOM_CODE, TOP_CODE, CodedPercent, code_percent, round_count
 from voice.release import GROUP, SCHOOL, Label, ProtectedRelease, canonical_json
-from voice.sentiment import comment_polarity, summarize_sentiment
+
+if TYPE_CHECKING:
+    from voice.themes import ThemeSet
+
+# The text engine (scikit-learn, SciPy, TextBlob, the sentence model) is imported only
+# where themes are computed, when a wave closes: every web worker imports this module
+# through voice.results, and would otherwise carry it for nothing.
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,8 @@ log = logging.getLogger(__name__)
 QUOTES_SHOWN = 3
 #: Candidate quotes stored per theme, so hidden ones can be replaced.
 CANDIDATES = 10
+#: Keywords kept for a shown theme.
+KEYWORDS_SHOWN = 10
 #: Longest theme name a facilitator may give.
 MAX_LABEL_LENGTH = 80
 #: Key suffix and label of the theme that holds the themes smaller than k.
@@ -124,6 +132,8 @@ def prepare_comments(survey: Survey) -> list[PreparedComment]:
 
     :return: the wave's comments, ordered by reference
     """
+    from voice.sentiment import comment_polarity
+
     school = survey.school
     names = tuple(school.redaction_names or ())
     patterns = tuple(school.student_id_patterns or ())
@@ -225,6 +235,8 @@ def _is_released(release: ProtectedRelease, key: str) -> bool:
 
 def _compute_bases(survey: Survey, release: ProtectedRelease) -> list[dict[str, Any]]:
     """Find each released population's themes, as stored before any override."""
+    from voice import embedding, themes
+
     comments = prepare_comments(survey)
     groups = _released_groups(survey, release)
     released_ids = set(groups.values())
@@ -266,7 +278,7 @@ def _compute_bases(survey: Survey, release: ProtectedRelease) -> list[dict[str, 
 
 def theme_bases(
     population: str,
-    found: themes.ThemeSet,
+    found: ThemeSet,
     comments: Sequence[PreparedComment],
     *,
     k: int,
@@ -359,6 +371,8 @@ def sentiment_of(
     or one with fewer than ``k`` English comments, shows none rather than a figure
     resting on a handful of people.
     """
+    from voice.sentiment import summarize_sentiment
+
     summary = summarize_sentiment(polarities)
     if summary is None or summary.comments < k:
         return None
@@ -511,7 +525,7 @@ def _shown(
         "population": root["population"],
         "label": {"en": name, "es": name} if name else dict(root["label"]),
         "renamed": bool(name),
-        "keywords": keywords[: 2 * themes.MIN_THEME_SIZE],
+        "keywords": keywords[:KEYWORDS_SHOWN],
         "size": root["size"]
         if len(parts) == 1
         else str(sum(int(p["size"]) for p in parts)),
