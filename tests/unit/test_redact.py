@@ -493,6 +493,8 @@ def test_redact_never_fails_and_changes_only_what_it_counts(text):
     ("text", "lang", "category"),
     [
         ("sometimes I want to kill myself", "en", "self_harm"),
+        ("honestly I don't want to be here anymore", "en", "self_harm"),
+        ("ya no quiero estar aquí", "es", "self_harm"),
         ("I WANT TO KILL MYSELF", "en", "self_harm"),
         ("i want to k1ll mys3lf", "en", "self_harm"),
         ("i want to k i l l m y s e l f", "en", "self_harm"),
