@@ -830,14 +830,14 @@ def _withdraw_unapproved_quotes(session: Session) -> None:
     changed = session.info.pop(_MODERATED, None)
     if not changed:
         return
-    surveys = session.scalars(
-        sa.select(Survey)
-        .join(Response, Response.survey_id == Survey.id)
+    survey_ids = session.scalars(
+        sa.select(Response.survey_id)
         .join(Comment, Comment.response_id == Response.id)
         .where(Comment.id.in_(changed))
         .distinct()
     ).all()
-    for survey in surveys:
+    for survey_id in sorted(survey_ids):
+        survey = session.get(Survey, survey_id)
         release = results.stored_release(survey)
         if release is None or not release.themes:
             continue
