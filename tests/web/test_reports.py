@@ -18,9 +18,11 @@ import sqlalchemy as sa
 
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD
+from tests.privacy_attacks.seed import SURVEYS, make_wave
 from tests.unit.report_data import make_release, pdf_text
 from voice import report_service, reports, results
 from voice.cli_reports import send_reports_after_close
+from voice.instruments import load_instrument
 from voice.models import (
     AccessMode,
     AuditEvent,
@@ -310,3 +312,40 @@ def test_a_wave_just_closed_sends_its_school_summary_and_a_failure_is_reported(
     assert exited.value.code == 1
     assert f"voice report send {survey.id}" in capsys.readouterr().err
     assert len(outbox_messages(app)) == 1
+
+
+def test_close_due_closes_an_ended_wave_and_mails_each_leader_its_pdf(
+    app, runner, db, make_user
+):
+    instrument = load_instrument(SURVEYS / "affinity-pulse.v1.yaml")
+    ended = make_wave(
+        instrument=instrument,
+        sizes={"alpha": 15, "bravo": 12},
+        closes_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+    make_user(Role.leader, school=ended.school, email="principal@school.test")
+    make_user(
+        Role.leader,
+        school=ended.school,
+        email="directora@school.test",
+        language=Language.es,
+    )
+    db.session.commit()
+    result = runner.invoke(args=["close-due"])
+    assert result.exit_code == 0, result.output
+    assert "2 email(s) written to the outbox" in result.output
+    db.session.expire_all()
+    assert ended.survey.status is SurveyStatus.closed
+    messages = {m["To"]: m for m in outbox_messages(app)}
+    assert set(messages) == {"principal@school.test", "directora@school.test"}
+    for address, summary in (
+        ("principal@school.test", "Executive summary"),
+        ("directora@school.test", "Resumen ejecutivo"),
+    ):
+        (attachment,) = messages[address].iter_attachments()
+        assert attachment.get_content_type() == "application/pdf"
+        assert summary in " ".join(pdf_text(attachment.get_content()).split())
+    stored = db.session.scalars(sa.select(Report.language)).all()
+    assert sorted(lang.value for lang in stored) == ["en", "es"]
+    again = runner.invoke(args=["close-due"])
+    assert again.exit_code == 0 and len(outbox_messages(app)) == 2
