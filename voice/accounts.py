@@ -2,8 +2,10 @@
 
 Accounts are created by invitation only: an admin or facilitator names the person,
 their role and groups; the person opens a one-time link and chooses a password (no
-default passwords, issue 5). Every change here is written through ``audit.record``
-and flushed; the calling view or command commits (STYLE rule 4).
+default passwords, issue 5). The link is emailed to the person straight away
+(:func:`mail_invitation`) and shown to the inviter as a fallback. Every change here
+is written through ``audit.record`` and flushed; the calling view or command commits
+(STYLE rule 4).
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid, parseaddr
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from voice import audit
+from voice import audit, mail
 from voice.extensions import db
 from voice.models import (
     AffinityGroup,
@@ -59,6 +65,15 @@ _COMMON_PASSWORDS = frozenset(
         "studentvoice123",
     }
 )
+
+
+#: How each role is named to people (account pages, invitation emails).
+ROLE_LABELS = {
+    Role.admin: _l("Admin (equity coordinator)"),
+    Role.facilitator: _l("Facilitator (staff adult of a group)"),
+    Role.reviewer: _l("Student reviewer (student leader)"),
+    Role.leader: _l("Leader (principal, district officer)"),
+}
 
 
 class AccountError(Exception):
@@ -199,6 +214,63 @@ def _renew_token(user: StaffUser) -> str:
     user.invite_expires_at = utcnow() + INVITE_LIFETIME
     db.session.flush()
     return token
+
+
+def mail_invitation(
+    actor: StaffUser, user: StaffUser, link: str, settings: mail.MailSettings
+) -> bool:
+    """Email an invitation link to the invited person, in their language, at once.
+
+    Sent directly rather than through the outbound mail queue: a queued mail would
+    keep the one-time link in the database, where only its hash may ever be. Call
+    it after the invitation is committed, so no link is mailed for an account that
+    does not exist.
+
+    :param link: the full invitation URL
+    :return: True if handed to the SMTP server; False if no server is configured
+        (``VOICE_SMTP_URL`` unset) and the message was only written to the outbox
+        folder, so the inviter must pass the link on
+    :raises mail.MailError: the server could not be reached or refused the mail
+    """
+    expires = user.invite_expires_at
+    with force_locale(user.language.value):
+        subject = _("Your Student Voice account at %(school)s", school=user.school.name)
+        body = "\n\n".join(
+            (
+                _("Hello %(name)s,", name=user.name),
+                _(
+                    "%(inviter)s invited you to Student Voice at %(school)s, as "
+                    "%(role)s.",
+                    inviter=actor.name,
+                    school=user.school.name,
+                    role=str(ROLE_LABELS[user.role]),
+                ),
+                _(
+                    "Choose your password with this link. It works once and expires "
+                    "on %(date)s (UTC):",
+                    date=expires.strftime("%Y-%m-%d %H:%M") if expires else "",
+                )
+                + "\n"
+                + link,
+                _(
+                    "If you were not expecting this email, you can ignore it: the "
+                    "account cannot be used until someone chooses a password "
+                    "through the link."
+                ),
+            )
+        )
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = user.email
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain=_domain(settings.sender))
+    message.set_content(body + "\n")
+    mail.send(message, settings)
+    return bool(settings.smtp_url)
+
+
+def _domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 
 def find_invitation(token: str) -> StaffUser:

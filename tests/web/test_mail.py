@@ -185,3 +185,99 @@ def test_voice_report_deliver_reports_failures_and_exits_non_zero(
     assert "Not delivered yet (will retry)" in result.output
     listing = runner.invoke(args=["report", "outbox"])
     assert "principal@school.test: 1 attempt(s); last error:" in listing.output
+
+
+# --- invitations are emailed to the invited person -------------------------------------
+
+
+def _invite_through_the_form(app, db, make_school, make_user, make_group, **fields):
+    """Sign an admin in and invite a facilitator; return the page the admin sees."""
+    import re
+
+    from tests.conftest import csrf_token
+    from tests.factories import PASSWORD
+    from tests.web.review_helpers import isolate_requests, login
+    from voice.models import Role
+
+    isolate_requests(app)
+    school = make_school(name="Lincoln High")
+    group = make_group(school)
+    admin = make_user(Role.admin, school=school, name="Alex Rivera")
+    db.session.commit()
+    client = app.test_client()
+    login(client, admin, PASSWORD)
+    page = client.get("/staff/accounts/invite").get_data(as_text=True)
+    school_id = re.search(r'name="school"[^>]*value="(\d+)"', page) or re.search(
+        r'value="(\d+)"[^>]*name="school"', page
+    )
+    response = client.post(
+        "/staff/accounts/invite",
+        data={
+            "name": "Jordan Ellis",
+            "email": "jordan@example.org",
+            "role": "facilitator",
+            "school": school_id.group(1) if school_id else str(school.id),
+            "groups": str(group.id),
+            "language": "en",
+            "csrf_token": csrf_token(page),
+            **fields,
+        },
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body[body.find("<main") :][:3000]
+    return client, response.get_data(as_text=True)
+
+
+def _link_in(text: str) -> str:
+    import re
+
+    return re.search(r"https?://\S+/staff/invitation/[A-Za-z0-9_-]+", text).group(0)
+
+
+def test_an_invitation_is_emailed_in_the_invited_persons_language(
+    app, db, smtp, make_school, make_user, make_group
+):
+    handler, url = smtp
+    app.config["SMTP_URL"] = url
+    _, page = _invite_through_the_form(
+        app, db, make_school, make_user, make_group, language="es"
+    )
+    assert "Invitation sent to Jordan Ellis" in page
+    (envelope,) = handler.envelopes
+    assert envelope.rcpt_tos == ["jordan@example.org"]
+    message = email.message_from_bytes(envelope.content, policy=policy.default)
+    assert message["Subject"] == "Tu cuenta de Voz Estudiantil en Lincoln High"
+    body = message.get_content()
+    assert "Alex Rivera te invitó" in body
+    link = _link_in(body)
+    assert link == _link_in(page)  # the fallback on the page is the same link
+    # The one-time link lives only in the email and the page, never in the database.
+    token = link.rsplit("/", 1)[1]
+    assert not [row for row in mail.undelivered() if token in row.body]
+    newcomer = app.test_client()
+    assert newcomer.get(link).status_code == 200
+
+
+def test_a_failed_invitation_email_shows_the_inviter_the_link_instead(
+    app, db, smtp, make_school, make_user, make_group
+):
+    handler, url = smtp
+    handler.refuse = True
+    app.config["SMTP_URL"] = url
+    _, page = _invite_through_the_form(app, db, make_school, make_user, make_group)
+    assert handler.envelopes == []
+    assert "The invitation email could not be sent" in page
+    assert "Send this link to jordan@example.org yourself" in page
+    assert app.test_client().get(_link_in(page)).status_code == 200
+
+
+def test_without_an_smtp_url_the_invitation_is_saved_and_the_inviter_told(
+    app, db, make_school, make_user, make_group
+):
+    app.config["SMTP_URL"] = None
+    _, page = _invite_through_the_form(app, db, make_school, make_user, make_group)
+    assert "No mail server is set up" in page
+    (path,) = Path(app.config["OUTBOX_DIR"]).glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["To"] == "jordan@example.org"
+    assert _link_in(message.get_content()) == _link_in(page)

@@ -7,10 +7,13 @@ there; a row outside the actor's reach is a 404, so ids reveal nothing.
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -32,7 +35,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from voice import accounts
+from voice import accounts, mail
 from voice.extensions import db, limiter
 from voice.i18n import select_language
 from voice.models import AffinityGroup, AuditEvent, Language, Role, StaffUser
@@ -43,12 +46,9 @@ bp = Blueprint("accounts", __name__, url_prefix="/staff")
 #: Audit events shown per page.
 AUDIT_PAGE_SIZE = 50
 
-ROLE_LABELS = {
-    Role.admin: _l("Admin (equity coordinator)"),
-    Role.facilitator: _l("Facilitator (staff adult of a group)"),
-    Role.reviewer: _l("Student reviewer (student leader)"),
-    Role.leader: _l("Leader (principal, district officer)"),
-}
+ROLE_LABELS = accounts.ROLE_LABELS
+
+log = logging.getLogger(__name__)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -165,14 +165,7 @@ def invite():
             form.email.errors.append(str(error))
         else:
             db.session.commit()
-            # Rendered, not redirected: the token exists only in this response.
-            return render_template(
-                "accounts/invited.html",
-                user=invitation.user,
-                link=url_for(
-                    "accounts.accept_invite", token=invitation.token, _external=True
-                ),
-            )
+            return _invited(invitation)
     return (
         render_template(
             "accounts/invite.html", form=form, single_school=len(schools) == 1
@@ -246,10 +239,31 @@ def renew_invitation(user_id: int):
         flash(str(error), "error")
         return redirect(url_for("accounts.account_detail", user_id=user.id))
     db.session.commit()
+    return _invited(invitation)
+
+
+def _invited(invitation: accounts.Invitation) -> str:
+    """Email a committed invitation, then show the inviter how it went and the link.
+
+    Rendered, not redirected: the token exists only in this response and the email.
+    """
+    link = url_for("accounts.accept_invite", token=invitation.token, _external=True)
+    try:
+        sent = accounts.mail_invitation(
+            current_user,
+            invitation.user,
+            link,
+            mail.MailSettings.from_config(current_app.config),
+        )
+    except mail.MailError as error:
+        log.warning(
+            "invitation mail to account %s failed: %s", invitation.user.id, error
+        )
+        delivery = "failed"
+    else:
+        delivery = "sent" if sent else "outbox"
     return render_template(
-        "accounts/invited.html",
-        user=user,
-        link=url_for("accounts.accept_invite", token=invitation.token, _external=True),
+        "accounts/invited.html", user=invitation.user, link=link, delivery=delivery
     )
 
 
