@@ -49,6 +49,8 @@ from voice.release import (
     SCHOOL,
     WITHHELD_EXPLANATION,
     WITHHELD_TEXT,
+    Change,
+    Gap,
     Label,
     Measure,
     Population,
@@ -143,11 +145,28 @@ class ThemeView:
     """One theme of open-text comments, with redacted representative quotes."""
 
     label: str
-    #: Comments in the theme, as released (rounded); None when not given.
+    #: Comments in the theme, as released (rounded); None when withheld.
     size: str | None
     quotes: tuple[str, ...]
     #: Whose comments these are, when the report covers several populations.
     population: str | None = None
+    #: The theme's tone in the report's language, or None where none is released.
+    tone: str | None = None
+    #: The theme of the comments too few to make themes of their own.
+    is_other: bool = False
+    #: False while the theme is labelled by its distinctive words, not by a name.
+    is_named: bool = True
+    #: True when every quote of the theme was already printed under another theme.
+    quotes_above: bool = False
+
+
+@dataclass(frozen=True)
+class ThemeSection:
+    """The themes of one population, in display order."""
+
+    #: The population's name, or None for the report's own scope.
+    population: str | None
+    themes: tuple[ThemeView, ...]
 
 
 @dataclass(frozen=True)
@@ -214,6 +233,17 @@ class ReportContext:
     appendix: tuple[TableData, ...]
     withheld: str
 
+    @property
+    def theme_sections(self) -> tuple[ThemeSection, ...]:
+        """Return the themes grouped by population, in the order they come."""
+        sections: dict[str | None, list[ThemeView]] = {}
+        for theme in self.themes:
+            sections.setdefault(theme.population, []).append(theme)
+        return tuple(
+            ThemeSection(population, tuple(themes))
+            for population, themes in sections.items()
+        )
+
 
 # --- building the context -----------------------------------------------------------
 
@@ -273,7 +303,16 @@ def build_report_context(
             _distribution(release, m, scope, scope_label, lang, words, _)
             for m in measures
         )
-        gap_tables = _gap_tables(release, (population,), (), measures, lang, words, _)
+        gap_tables = _gap_tables(
+            release,
+            (population,),
+            (),
+            measures,
+            lang,
+            words,
+            _,
+            groups_title=_("This group's gap to the whole school"),
+        )
     else:
         comparison = None
         scale_figures = tuple(
@@ -308,10 +347,19 @@ def build_report_context(
         else tuple((g.label.get(lang), g.participation) for g in groups),
         headlines=_headlines(release, scope if is_group else None, lang, _),
         comparison=comparison,
-        change=_change(release, scope, measures, lang, words, _),
+        # A withheld group's changes are all withheld: show the school's instead.
+        change=_change(
+            release,
+            scope if population.participation is not None else SCHOOL,
+            measures,
+            lang,
+            words,
+            _,
+            in_group_report=is_group,
+        ),
         scale_figures=scale_figures,
         gap_tables=gap_tables,
-        themes=_themes(release, scope, lang),
+        themes=_themes(release, scope, lang, _),
         findings=tuple(
             _shared_view(release, f, lang, _) for f in shared if f.kind == "finding"
         ),
@@ -415,11 +463,14 @@ def _change(
     lang: str,
     words: ChartLabels,
     _: Translate,
+    *,
+    in_group_report: bool = False,
 ) -> Figure | None:
     """Draw each scale's move since the previous wave, from this release's changes.
 
     The earlier end is this wave's figure minus the released change, so the chart
     shows exactly the released change and withholds both ends where it is withheld.
+    A group report that shows the whole school's changes says so in the title.
     """
     if not measures or not release.previous_wave:
         return None
@@ -431,7 +482,12 @@ def _change(
         if cell.change is not None and now is not None and now.value is not None:
             before = now.value - cell.change
         rows.append(ChangeRow(m.title.get(lang), before, now))
-    title = _("Change since %(wave)s") % {"wave": release.previous_wave}
+    if in_group_report and scope == SCHOOL:
+        title = _("Change since %(wave)s, whole school") % {
+            "wave": release.previous_wave
+        }
+    else:
+        title = _("Change since %(wave)s") % {"wave": release.previous_wave}
     return Figure(
         heading=title,
         svg=change_chart(
@@ -552,6 +608,8 @@ def _gap_tables(
     lang: str,
     words: ChartLabels,
     _: Translate,
+    *,
+    groups_title: str | None = None,
 ) -> tuple[Figure, ...]:
     """Draw the equity gaps tables: affinity groups, then one per self-description.
 
@@ -564,7 +622,7 @@ def _gap_tables(
     if groups:
         sets.append(
             (
-                _("Equity gaps by affinity group"),
+                groups_title or _("Equity gaps by affinity group"),
                 "gaps-groups",
                 [(p.label.get(lang), p) for p in groups],
             )
@@ -631,81 +689,128 @@ def _headlines(
     """Write the biggest released gaps and changes as plain sentences.
 
     Up to three gaps, then changes up to :data:`HEADLINES` in all; every number is
-    one the release itself states.
+    one the release itself states. A school report names the group of each gap and
+    gives the school's changes; a group report speaks of "this group" and gives its
+    own. A group whose figures are withheld has no gap, and its report leads with
+    the whole school's changes instead, as the context the rest of it shows.
     """
     keys = {m.key for m in _headline_measures(release)}
+    own = scope is not None and _is_released(release, scope)
     gaps = sorted(
         (
             g
             for g in release.gaps()
-            if g.measure in keys and (scope is None or g.population == scope)
+            if g.measure in keys and (scope is None or (own and g.population == scope))
         ),
         key=lambda g: -abs(g.points),
     )
+    movers = scope if own else SCHOOL
     changes = sorted(
-        (
-            c
-            for c in release.changes()
-            if c.measure in keys and c.population == (scope or SCHOOL)
-        ),
+        (c for c in release.changes() if c.measure in keys and c.population == movers),
         key=lambda c: -abs(c.points),
     )
     chosen_changes = changes[: min(len(changes), max(HEADLINES - len(gaps), 2))]
     chosen_gaps = gaps[: HEADLINES - len(chosen_changes)]
-    sentences = []
-    for gap in chosen_gaps:
-        group = release.population(gap.population).label.get(lang)
-        measure = release.measure(gap.measure)
-        values = {
-            "group": group,
-            "measure": measure.title.get(lang),
-            "points": abs(gap.points),
-            "value": _text(release.cell(gap.population, gap.measure).favorable),
-            "school": _text(release.cell(SCHOOL, gap.measure).favorable),
-        }
+    sentences = [
+        _gap_sentence(release, gap, lang, _, in_group_report=scope is not None)
+        for gap in chosen_gaps
+    ]
+    sentences += [
+        _change_sentence(release, change, lang, _) for change in chosen_changes
+    ]
+    return tuple(sentences)
+
+
+def _gap_sentence(
+    release: ProtectedRelease,
+    gap: Gap,
+    lang: str,
+    _: Translate,
+    *,
+    in_group_report: bool,
+) -> str:
+    """Say one group's gap to the whole school on one measure."""
+    values = {
+        "group": release.population(gap.population).label.get(lang),
+        "measure": release.measure(gap.measure).title.get(lang),
+        "points": abs(gap.points),
+        "value": _text(release.cell(gap.population, gap.measure).favorable),
+        "school": _text(release.cell(SCHOOL, gap.measure).favorable),
+    }
+    if in_group_report:
         if gap.points < 0:
             sentence = _(
-                "%(group)s: %(value)s favorable on %(measure)s, %(points)s points "
+                "%(measure)s: %(value)s favorable in this group, %(points)s points "
                 "below the whole school (%(school)s)."
             )
         elif gap.points > 0:
             sentence = _(
-                "%(group)s: %(value)s favorable on %(measure)s, %(points)s points "
+                "%(measure)s: %(value)s favorable in this group, %(points)s points "
                 "above the whole school (%(school)s)."
             )
         else:
             sentence = _(
-                "%(group)s: %(value)s favorable on %(measure)s, the same as the "
+                "%(measure)s: %(value)s favorable in this group, the same as the "
                 "whole school."
             )
-        sentences.append(sentence % values)
-    for change in chosen_changes:
-        values = {
-            "population": release.population(change.population).label.get(lang)
-            if change.population != SCHOOL
-            else _("Whole school"),
-            "measure": release.measure(change.measure).title.get(lang),
-            "points": abs(change.points),
-            "value": _text(release.cell(change.population, change.measure).favorable),
-            "wave": release.previous_wave or "",
-        }
+    elif gap.points < 0:
+        sentence = _(
+            "%(group)s: %(value)s favorable on %(measure)s, %(points)s points "
+            "below the whole school (%(school)s)."
+        )
+    elif gap.points > 0:
+        sentence = _(
+            "%(group)s: %(value)s favorable on %(measure)s, %(points)s points "
+            "above the whole school (%(school)s)."
+        )
+    else:
+        sentence = _(
+            "%(group)s: %(value)s favorable on %(measure)s, the same as the "
+            "whole school."
+        )
+    return sentence % values
+
+
+def _change_sentence(
+    release: ProtectedRelease, change: Change, lang: str, _: Translate
+) -> str:
+    """Say how one measure moved since the previous wave, school-wide or in a group."""
+    values = {
+        "measure": release.measure(change.measure).title.get(lang),
+        "points": abs(change.points),
+        "value": _text(release.cell(change.population, change.measure).favorable),
+        "wave": release.previous_wave or "",
+    }
+    if change.population == SCHOOL:
         if change.points > 0:
             sentence = _(
-                "%(population)s: %(measure)s rose %(points)s points since "
-                "%(wave)s, to %(value)s favorable."
+                "%(measure)s rose %(points)s points school-wide since %(wave)s, to "
+                "%(value)s favorable."
             )
         elif change.points < 0:
             sentence = _(
-                "%(population)s: %(measure)s fell %(points)s points since "
-                "%(wave)s, to %(value)s favorable."
+                "%(measure)s fell %(points)s points school-wide since %(wave)s, to "
+                "%(value)s favorable."
             )
         else:
             sentence = _(
-                "%(population)s: %(measure)s held at %(value)s favorable since "
-                "%(wave)s."
+                "%(measure)s held at %(value)s favorable school-wide since %(wave)s."
             )
-        sentences.append(sentence % values)
-    return tuple(sentences)
+    elif change.points > 0:
+        sentence = _(
+            "%(measure)s rose %(points)s points in this group since %(wave)s, to "
+            "%(value)s favorable."
+        )
+    elif change.points < 0:
+        sentence = _(
+            "%(measure)s fell %(points)s points in this group since %(wave)s, to "
+            "%(value)s favorable."
+        )
+    else:
+        sentence = _(
+            "%(measure)s held at %(value)s favorable in this group since %(wave)s."
+        )
+    return sentence % values
 
 
 def _text(value: Any) -> str:
@@ -727,34 +832,62 @@ def _response_rate(participation: str | None, invited: int | None) -> str | None
     return f"{min(100, round(100 * count / invited))}%"
 
 
-def _themes(release: ProtectedRelease, scope: str, lang: str) -> tuple[ThemeView, ...]:
+def _themes(
+    release: ProtectedRelease, scope: str, lang: str, _: Translate
+) -> tuple[ThemeView, ...]:
     """Return the release's themes for the scope: a group report shows its own only.
 
-    The release stores themes as JSON objects. Read here: ``label`` (text, or
-    ``{"en": ..., "es": ...}``), ``size`` (released count text), ``quotes`` (redacted
-    texts, or objects with ``text``) and ``population`` (default ``school``).
+    The release stores themes as JSON objects (``voice.release_themes``). Read here:
+    ``label`` (text, or ``{"en": ..., "es": ...}``), ``size`` (released count text,
+    or null), ``quotes`` (redacted texts, or objects with ``text``), ``population``
+    (default ``school``), ``sentiment.tone``, ``other``, ``renamed`` and the
+    ``seed`` of its first part (a name carried over from the last wave). In a school
+    report a quote is printed once: a group's theme does not repeat a quote the
+    whole school's themes already showed.
     """
+    tones = {
+        "positive": _("more positive than negative"),
+        "negative": _("more negative than positive"),
+        "mixed": _("mixed or neutral"),
+    }
     views = []
+    printed: set[str] = set()
     for theme in release.themes:
         population = str(theme.get("population") or SCHOOL)
         if scope != SCHOOL and population != scope:
             continue
         if not _is_released(release, population):
             continue  # a withheld group's words are never shown (invariant 3)
-        quotes = tuple(
-            str(q.get("text", "") if isinstance(q, Mapping) else q)
-            for q in theme.get("quotes") or ()
-        )
+        given = [
+            str(quote.get("text", "") if isinstance(quote, Mapping) else quote)
+            for quote in theme.get("quotes") or ()
+        ]
+        quotes = [text for text in dict.fromkeys(given) if text and text not in printed]
+        printed.update(quotes)
         size = theme.get("size")
+        sentiment = theme.get("sentiment")
+        parts = theme.get("parts") or ()
         views.append(
             ThemeView(
                 label=_localized(theme.get("label", ""), lang),
                 size=None if size is None else str(size),
-                quotes=tuple(q for q in quotes if q),
+                quotes=tuple(quotes),
                 population=(
                     _population_label(release, population, lang)
                     if scope == SCHOOL and population != SCHOOL
                     else None
+                ),
+                tone=tones.get(sentiment.get("tone"))
+                if isinstance(sentiment, Mapping)
+                else None,
+                is_other=bool(theme.get("other")),
+                quotes_above=bool(not quotes and any(given)),
+                is_named=bool(
+                    theme.get("renamed")
+                    or (
+                        parts and isinstance(parts[0], Mapping) and parts[0].get("seed")
+                    )
+                    or "keywords" not in theme
                 ),
             )
         )

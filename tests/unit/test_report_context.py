@@ -76,20 +76,32 @@ def test_headlines_lead_with_the_widest_gaps_and_stop_at_five():
     assert 3 <= len(report.headlines) <= reports.HEADLINES
     assert report.headlines[0].startswith("Black Student Union: 44% favorable")
     assert "18 points below the whole school (62%)" in report.headlines[0]
-    assert any("rose 5 points since Spring 2026" in h for h in report.headlines)
+    assert any(
+        "rose 5 points school-wide since Spring 2026" in h for h in report.headlines
+    )
 
 
-def test_a_group_report_leads_with_its_own_gaps_and_changes_only():
+def test_a_group_report_leads_with_its_own_gaps_and_changes_in_plain_words():
     report = context("group:bsu")
+    assert report.headlines[0] == (
+        "Belonging: 44% favorable in this group, 18 points below the whole school "
+        "(62%)."
+    )
+    assert any("rose 8 points in this group since" in h for h in report.headlines)
+    assert not any("Black Student Union" in h for h in report.headlines)
+    assert not any("Latinx" in h or "school-wide" in h for h in report.headlines)
+
+
+def test_a_withheld_group_report_leads_with_the_whole_schools_changes():
+    report = context("group:nsc")
     assert report.headlines
-    assert all(h.startswith("Black Student Union:") for h in report.headlines)
-    assert any("rose 8 points" in h for h in report.headlines)
+    assert all("school-wide" in h for h in report.headlines)
+    assert not any("Native Student Circle" in h for h in report.headlines)
 
 
-def test_a_withheld_group_has_no_headline_and_only_the_withheld_marker():
+def test_a_withheld_group_has_only_the_withheld_marker():
     report = context("group:nsc")
     assert not report.is_released
-    assert report.headlines == ()
     assert report.participation is None and report.response_rate is None
     assert report.appendix[0].headers[1:] == ("Native Student Circle", "Whole school")
     assert {row[1] for table in report.appendix for row in table.rows} == {"Withheld"}
@@ -114,6 +126,74 @@ def test_themes_of_a_withheld_or_unknown_group_are_never_shown():
     )
     assert context(release=release).themes == ()
     assert context("group:nsc", release=release).themes == ()
+
+
+STORED_THEMES = (
+    {
+        "key": "school/1",
+        "population": "school",
+        "label": {"en": "lunch, line, time", "es": "lunch, line, time"},
+        "keywords": ["lunch", "line", "time"],
+        "size": "25",
+        "sentiment": {"tone": "negative"},
+        "other": False,
+        "renamed": False,
+        "parts": [{"seed": None}],
+        "quotes": [{"ref": "a", "text": "Lunch is too short."}],
+    },
+    {
+        "key": "group:bsu/1",
+        "population": "group:bsu",
+        "label": {"en": "Lunch time", "es": "Hora del almuerzo"},
+        "keywords": ["lunch"],
+        "size": "15",
+        "sentiment": None,
+        "other": False,
+        "renamed": True,
+        "parts": [{"seed": None}],
+        "quotes": [{"ref": "a", "text": "Lunch is too short."}],
+    },
+    {
+        "key": "group:bsu/other",
+        "population": "group:bsu",
+        "label": {"en": "Other comments", "es": "Otros comentarios"},
+        "keywords": [],
+        "size": None,
+        "sentiment": None,
+        "other": True,
+        "renamed": False,
+        "parts": [{"seed": None}],
+        "quotes": [],
+    },
+)
+
+
+def test_stored_themes_come_grouped_by_population_with_tone_and_names():
+    report = context(release=make_release(themes=STORED_THEMES), lang="es")
+    school, bsu = report.theme_sections
+    assert school.population is None
+    assert bsu.population == "Unión de Estudiantes Negros"
+    (lunch,) = school.themes
+    assert (lunch.label, lunch.size, lunch.tone) == (
+        "lunch, line, time",
+        "25",
+        "more negative than positive",
+    )
+    assert not lunch.is_named and not lunch.is_other
+    named, other = bsu.themes
+    assert named.label == "Hora del almuerzo" and named.is_named and named.tone is None
+    assert other.is_other and other.size is None and other.quotes == ()
+
+
+def test_a_school_report_prints_each_quote_once():
+    report = context(release=make_release(themes=STORED_THEMES))
+    school, bsu = report.theme_sections
+    assert school.themes[0].quotes == ("Lunch is too short.",)
+    assert bsu.themes[0].quotes == () and bsu.themes[0].quotes_above
+    assert not bsu.themes[1].quotes_above
+    group = context("group:bsu", release=make_release(themes=STORED_THEMES))
+    assert group.themes[0].quotes == ("Lunch is too short.",)
+    assert [s.population for s in group.theme_sections] == [None]
 
 
 def test_the_school_report_shows_every_shared_item_with_leaders_answers():
@@ -214,6 +294,12 @@ def test_a_scope_that_is_not_a_group_of_the_release_is_refused(scope):
 def test_without_a_previous_wave_there_is_no_change_chart():
     report = context(release=replace(make_release(), previous_wave=None))
     assert report.change is None
+
+
+def test_a_withheld_groups_change_chart_is_the_whole_schools():
+    report = context("group:nsc")
+    assert report.change.heading == "Change since Spring 2026, whole school"
+    assert report.change.svg.table.rows[0][1:3] == ("57%", "62%")
 
 
 def test_the_change_chart_shows_exactly_the_released_change():
