@@ -409,6 +409,33 @@ def _chart_words(release: ProtectedRelease, lang: str, _: Translate) -> ChartLab
     )
 
 
+def _described(
+    draw: Callable[..., Svg], rows: Any, labels: ChartLabels, **options: Any
+) -> Svg:
+    """Draw a chart whose SVG title, its alternative text in the PDF, has its figures.
+
+    WeasyPrint takes a chart's alternative text from the SVG ``<title>``; a heading
+    alone would leave a screen-reader user without the numbers, so the title goes
+    on to read out the chart's own table ("Belonging: This group 44%, ...").
+    """
+    table = draw(rows, labels, **options).table
+    spoken = f"{labels.title}. {_table_sentence(table)}"
+    return replace(draw(rows, replace(labels, title=spoken), **options), table=table)
+
+
+def _table_sentence(table: TableData) -> str:
+    """Read a chart's table as text: one clause per row, header before each value."""
+    clauses = []
+    for row in table.rows:
+        cells = ", ".join(
+            f"{header} {value}"
+            for header, value in zip(table.headers[1:], row[1:], strict=False)
+            if value
+        )
+        clauses.append(f"{row[0]}: {cells}" if cells else row[0])
+    return "; ".join(clauses) + "."
+
+
 def _headline_measures(release: ProtectedRelease) -> tuple[Measure, ...]:
     """Return the measures compared at a glance: scales, or items if none."""
     return tuple(m for m in release.scales if m.has_favorable) or tuple(
@@ -434,7 +461,8 @@ def _comparison(
     title = _("Percent favorable: this group and the whole school")
     return Figure(
         heading=title,
-        svg=favorable_comparison_chart(
+        svg=_described(
+            favorable_comparison_chart,
             [
                 ComparisonRow(
                     m.title.get(lang),
@@ -490,7 +518,8 @@ def _change(
         title = _("Change since %(wave)s") % {"wave": release.previous_wave}
     return Figure(
         heading=title,
-        svg=change_chart(
+        svg=_described(
+            change_chart,
             rows,
             replace(
                 words,
@@ -529,7 +558,8 @@ def _distribution(
     title = measure.title.get(lang)
     return Figure(
         heading=title,
-        svg=distribution_chart(
+        svg=_described(
+            distribution_chart,
             rows,
             replace(
                 words,
@@ -573,7 +603,8 @@ def _groups_figure(
     school = release.cell(SCHOOL, measure.key).favorable
     return Figure(
         heading=title,
-        svg=favorable_comparison_chart(
+        svg=_described(
+            favorable_comparison_chart,
             [
                 ComparisonRow(
                     p.label.get(lang),
@@ -641,7 +672,8 @@ def _gap_tables(
         )
     tables = []
     for title, id_prefix, rows in sets:
-        svg = gap_table_chart(
+        svg = _described(
+            gap_table_chart,
             [
                 GapRow(
                     label,

@@ -302,6 +302,22 @@ def test_a_withheld_groups_change_chart_is_the_whole_schools():
     assert report.change.svg.table.rows[0][1:3] == ("57%", "62%")
 
 
+def test_each_charts_alternative_text_reads_out_its_figures():
+    report = context("group:bsu")
+    figures = [report.comparison, report.change, *report.scale_figures]
+    titles = [
+        re.search(r"<title[^>]*>(.*?)</title>", str(f.svg.markup)).group(1)
+        for f in [*figures, *report.gap_tables]
+    ]
+    assert titles[0] == (
+        "Percent favorable: this group and the whole school. Belonging: This group "
+        "44%, Whole school 62%, Gap −18 points; Student voice: This group 50%, "
+        "Whole school 55%, Gap −5 points."
+    )
+    assert all(". " in title and "%" in title for title in titles)
+    assert report.comparison.svg.table.caption == report.comparison.heading
+
+
 def test_the_change_chart_shows_exactly_the_released_change():
     report = context()
     assert report.change is not None
