@@ -320,7 +320,7 @@ def _message(
             survey=survey.title,
             wave=survey.wave_label,
         )
-        link = f"{base}/review/surveys/{survey.id}?lang={lang}#shared"
+        link = f"{base}/review/surveys/{survey.id}?lang={lang}#recommendations"
         what = _(
             "%(group)s shared new recommendations with leadership after reading its "
             "results of %(survey)s (%(wave)s). The group's summary, with its "

@@ -288,7 +288,10 @@ def test_close_due_mails_the_summary_of_new_recommendations(
     assert result.exit_code == 0, result.output
     (message,) = outbox_messages(app)
     assert message["Subject"].strip().startswith("Black Student Union shared")
-    assert FINDING not in message.get_body().get_content()
+    body = message.get_body().get_content()
+    assert FINDING not in body
+    # The link opens the overview at its recommendations, where leaders answer.
+    assert f"/review/surveys/{survey.id}?lang=en#recommendations" in body
     again = runner.invoke(args=["close-due"])
     assert again.exit_code == 0 and len(outbox_messages(app)) == 1
 
