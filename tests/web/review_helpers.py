@@ -9,13 +9,16 @@ find in the HTML.
 
 from __future__ import annotations
 
+import contextvars
 import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flask import g
+from flask import has_app_context
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 
 from voice import results
 from voice.extensions import db
@@ -299,17 +302,36 @@ def login(client, user, password: str) -> None:
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
 
-def isolate_requests(app) -> None:
-    """Make each test request load its user and language afresh.
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own.
 
     The ``db`` fixture keeps an app context pushed for the whole test, and Flask
-    reuses it for requests, so ``g`` (where Flask-Login caches the signed-in account,
-    Flask-Babel the locale and Flask-WTF the CSRF token) would outlive a request. A
-    revoked session must be seen as revoked on the very next request, so empty ``g``
-    before each one, as a real server's fresh app context would.
+    reuses a pushed context for requests: ``g`` (where Flask-Login caches the
+    signed-in account, Flask-Babel the locale and Flask-WTF the CSRF token) and the
+    database session would be shared by the test and every request. A view that
+    forgot to commit would then look right, and a revoked session could be served
+    from the cache. Running each request in a copy of the current contextvars with
+    no app context set makes Flask push a fresh one, as a real server does: fresh
+    ``g``, its own database session, and only committed data. (A view that forgets
+    to commit loses its writes, and the test sees that.)
     """
 
-    @app.before_request
-    def _forget_request_state() -> None:
-        for name in list(vars(g)):
-            g.pop(name)
+    def open(self, *args, **kwargs):  # type: ignore[override]
+        """Send one request from a context where no app context is pushed."""
+        if has_app_context():
+            # End the test's own transaction first, as a separate process would have
+            # (on SQLite it holds the write lock). Loaded rows are expired, so what
+            # the test reads after the request is what the request committed.
+            db.session.commit()
+        context = contextvars.copy_context()
+        context.run(_cv_app.set, None)  # type: ignore[arg-type]
+        return context.run(super().open, *args, **kwargs)
+
+
+def isolate_requests(app) -> None:
+    """Make every test client of ``app`` run each request in a fresh app context.
+
+    See :class:`IsolatedClient`. Tests must commit what requests should see, and
+    expire what they read back after a request.
+    """
+    app.test_client_class = IsolatedClient

@@ -479,3 +479,28 @@ def test_categorical_answers_are_compared_one_by_one_not_stacked(app, school_set
     )
     assert 'id="d-item-safety_bullied"' not in overview  # a table says it all
     assert re.search(r"<th scope=\"row\">Yes</th><td class=\"num\">23%</td>", overview)
+
+
+# --- the test harness itself ----------------------------------------------------------
+
+
+def test_each_request_gets_its_own_g_and_database_session(app, db):
+    """The tests above would prove little if requests shared the test's context."""
+    from flask import g
+
+    seen = []
+
+    @app.get("/_probe")
+    def probe():
+        seen.append((getattr(g, "leftover", None), _db.session()))
+        g.leftover = "from a request"
+        return ""
+
+    g.leftover = "from the test"
+    client = app.test_client()
+    client.get("/_probe")
+    client.get("/_probe")
+    assert [leftover for leftover, _ in seen] == [None, None]
+    sessions = [session for _, session in seen]
+    assert sessions[0] is not sessions[1]
+    assert _db.session() not in sessions
