@@ -16,7 +16,8 @@ warm runs, after one cold run that starts the renderer's fork server. Memory: th
 resident size of a rendering process (a fresh process doing exactly what the sandboxed
 child does) and of this process.
 
-Run: ``.venv/bin/python bench/report_bench.py [--runs 5] [--responses 50000]``
+Run: ``.venv/bin/python bench/report_bench.py [--runs 5] [--responses 50000]
+[--pdfs DIR]`` (``--pdfs`` keeps the four PDFs, to look at them).
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--responses", type=int, default=50_000)
+    parser.add_argument("--pdfs", type=Path, help="Write the PDFs to this folder.")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="report-bench-")
     database = str(Path(folder) / "bench.sqlite3")
@@ -288,6 +290,9 @@ def main() -> None:
                     started = time.perf_counter()
                     built = report_service.build_pdf(survey, group=group, lang=lang)
                     timings.append(time.perf_counter() - started)
+                if args.pdfs:
+                    args.pdfs.mkdir(parents=True, exist_ok=True)
+                    (args.pdfs / f"{kind}-{lang}.pdf").write_bytes(built.pdf)
                 context, _sha = report_service.build_context(
                     survey, group=group, lang=lang
                 )
