@@ -154,7 +154,12 @@ class Config:
     BASE_URL = "http://127.0.0.1:5000"
     OUTBOX_DIR: str | None = None  # default: <instance>/outbox
     RATELIMIT_STORAGE_URI = "memory://"
-    RATELIMIT_HEADERS_ENABLED = True
+    #: No X-RateLimit-* headers: on a survey link they would tell anyone holding the
+    #: link how many classmates are answering right now, and each costs a storage read.
+    RATELIMIT_HEADERS_ENABLED = False
+    #: If the shared storage (redis) is down, serve without limits rather than fail
+    #: students' submissions; the limits are a brake on abuse, not a guarantee.
+    RATELIMIT_SWALLOW_ERRORS = True
     RESEAL_MINUTES = 60
     MAX_CONTENT_LENGTH = 1024 * 1024
     WORKERS = max(2, (os.cpu_count() or 1) * 2 + 1)

@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy.engine import Engine
+
+#: Methods that never change anything.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads_only(when: Callable[[], bool] = lambda: True) -> Callable[[F], F]:
+    """Mark a POST view that writes nothing (while ``when()`` holds), e.g. a page turn.
+
+    On SQLite its transactions then begin as readers and run alongside each other
+    and alongside a submission, instead of queueing for the one write lock. A view
+    marked so must not write: SQLite refuses to upgrade a reader whose snapshot is
+    stale (``SQLITE_BUSY``) rather than wait for the lock.
+
+    :param when: called inside the request; say whether this request only reads
+    """
+
+    def mark(view: F) -> F:
+        view.reads_only = when  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def request_reads_only() -> bool:
+    """Say whether the current request writes nothing to the database."""
+    if not has_request_context():
+        return False
+    if request.method in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    when = getattr(view, "reads_only", None)
+    return bool(when is not None and when())
 
 
 def configure_engine_events(engine: Engine) -> None:
@@ -31,12 +66,9 @@ def configure_engine_events(engine: Engine) -> None:
     def _begin(connection: sa.Connection) -> None:
         # Reads stay concurrent (WAL); anything that may write takes the write lock at
         # BEGIN, so SQLite waits (busy_timeout) instead of failing on lock upgrade.
-        read_only = has_request_context() and request.method in (
-            "GET",
-            "HEAD",
-            "OPTIONS",
+        connection.exec_driver_sql(
+            "BEGIN" if request_reads_only() else "BEGIN IMMEDIATE"
         )
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -20,8 +22,6 @@ from voice.models import (
     Role,
     School,
     StaffUser,
-    Survey,
-    SurveyAudience,
     SurveyStatus,
 )
 
@@ -62,6 +62,32 @@ def create_admin(
 # --- the student flow (issue 3) -------------------------------------------------------
 
 
+class SurveyWindow(Protocol):
+    """What a write needs of a survey: a ``Survey`` row, or the student flow's copy."""
+
+    @property
+    def id(self) -> int: ...  # noqa: D102
+    @property
+    def status(self) -> SurveyStatus: ...  # noqa: D102
+    @property
+    def opens_at(self) -> datetime: ...  # noqa: D102
+    @property
+    def closes_at(self) -> datetime: ...  # noqa: D102
+    @property
+    def access_mode(self) -> AccessMode: ...  # noqa: D102
+
+
+class AudienceRef(Protocol):
+    """What a write needs of a survey link: a ``SurveyAudience`` row, or a copy."""
+
+    @property
+    def id(self) -> int: ...  # noqa: D102
+    @property
+    def survey_id(self) -> int: ...  # noqa: D102
+    @property
+    def group_id(self) -> int: ...  # noqa: D102
+
+
 class SurveyClosed(OperationError):
     """The survey is not taking answers: not open yet, or closed."""
 
@@ -74,7 +100,7 @@ class BallotCodeSpent(OperationError):
     """The ballot code was used already, perhaps by a submission a moment ago."""
 
 
-def survey_availability(survey: Survey, now: datetime | None = None) -> str:
+def survey_availability(survey: SurveyWindow, now: datetime | None = None) -> str:
     """Say whether ``survey`` takes answers at ``now``.
 
     :return: ``"open"``, ``"not_yet_open"`` (a draft, or before its window) or
@@ -88,7 +114,7 @@ def survey_availability(survey: Survey, now: datetime | None = None) -> str:
     return "open"
 
 
-def spend_ballot_code(audience: SurveyAudience, code_hash: str) -> None:
+def spend_ballot_code(audience: AudienceRef, code_hash: str) -> None:
     """Burn a ballot code, so it can never be used again (invariant 1 and 4).
 
     One conditional UPDATE: of any number of concurrent submissions with the same
@@ -117,8 +143,8 @@ def spend_ballot_code(audience: SurveyAudience, code_hash: str) -> None:
 
 
 def record_response(
-    survey: Survey,
-    audience: SurveyAudience,
+    survey: SurveyWindow,
+    audience: AudienceRef,
     language: str | Language,
     answers: CleanAnswers,
     *,
@@ -149,20 +175,44 @@ def record_response(
         if code_hash is None:
             raise BallotCodeUnknown("This survey needs a ballot code.")
         spend_ballot_code(audience, code_hash)
-    response = Response(
-        survey_id=survey.id, group_id=audience.group_id, language=Language(language)
+    # Plain Core INSERTs, one per table, in the session's transaction: a submission
+    # needs no unit of work. Ids are random (uuid4), as the models' defaults make them.
+    response_id = uuid.uuid4()
+    db.session.execute(
+        Response.__table__.insert(),
+        [
+            {
+                "id": response_id,
+                "survey_id": survey.id,
+                "group_id": audience.group_id,
+                "language": Language(language),
+            }
+        ],
     )
-    response.answers = [
-        Answer(item_key=key, numeric_value=value)
+    rows = [
+        {"item_key": key, "numeric_value": value, "choice_value": None}
         for key, value in answers.numeric.items()
     ] + [
-        Answer(item_key=key, choice_value=value)
+        {"item_key": key, "numeric_value": None, "choice_value": value}
         for key, values in answers.choices.items()
         for value in values
     ]
-    response.comments = [
-        Comment(item_key=key, text=redact.normalize(text), redacted_text="")
-        for key, text in answers.texts.items()
-    ]
-    db.session.add(response)
-    db.session.flush()
+    if rows:
+        db.session.execute(
+            Answer.__table__.insert(),
+            [{"id": uuid.uuid4(), "response_id": response_id, **row} for row in rows],
+        )
+    if answers.texts:
+        db.session.execute(
+            Comment.__table__.insert(),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "response_id": response_id,
+                    "item_key": key,
+                    "text": redact.normalize(text),
+                    "redacted_text": "",
+                }
+                for key, text in answers.texts.items()
+            ],
+        )

@@ -85,6 +85,18 @@ class QuestionView:
     #: Problem codes from ``instruments.MESSAGE_CODES``.
     problems: tuple[str, ...]
 
+    @property
+    def described_by(self) -> str:
+        """Return the ids of the hint, limit and error texts that describe the field."""
+        ids = []
+        if self.help:
+            ids.append(f"{self.name}-help")
+        if self.problems:
+            ids.append(f"{self.name}-error")
+        if self.kind == "text":
+            ids.append(f"{self.name}-limit")
+        return " ".join(ids)
+
 
 @dataclass(frozen=True)
 class PageView:

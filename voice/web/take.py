@@ -16,8 +16,13 @@ double click that reaches two workers can store two open-link responses.
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,12 +36,16 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date
+from flask_babel import format_date, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from voice import operations
 from voice.ballots import hash_code, is_well_formed, normalize_code
+from voice.database import reads_only
 from voice.extensions import db, limiter
 from voice.i18n import select_language
 from voice.instruments import (
@@ -46,7 +55,15 @@ from voice.instruments import (
     clean_answers,
     parse_instrument,
 )
-from voice.models import AccessMode, BallotCode, SurveyAudience, SurveyStatus
+from voice.models import (
+    AccessMode,
+    AffinityGroup,
+    BallotCode,
+    School,
+    Survey,
+    SurveyAudience,
+    SurveyStatus,
+)
 from voice.survey_form import (
     FormState,
     StateError,
@@ -74,11 +91,16 @@ NONCE_MEMORY = 24 * 3600
 #: Session key carrying a code from the QR link to the code field, once.
 _CODE_FROM_QR = "take_code"
 
+log = logging.getLogger(__name__)
+#: Makes claiming a nonce atomic between the threads of one process: the in-memory
+#: storage reads the new count back outside its own lock.
+_NONCE_LOCK = threading.Lock()
+
 
 class Unavailable(Exception):
     """The survey link cannot be answered now; ``kind`` picks the friendly page."""
 
-    def __init__(self, kind: str, status: int, audience: SurveyAudience | None = None):
+    def __init__(self, kind: str, status: int, audience: SurveyLink | None = None):
         """Remember which page to show and with which status."""
         super().__init__(kind)
         self.kind = kind
@@ -110,6 +132,49 @@ def unavailable(error: Unavailable) -> ResponseReturnValue:
     )
 
 
+@bp.context_processor
+def _catalog_once() -> dict[str, Any]:
+    """Give the student templates ``_``/``gettext``/``ngettext`` bound to one catalog.
+
+    Flask-Babel's template functions look the catalog up again on every call (about
+    20 microseconds each, a dozen per page); these look it up once per render and
+    otherwise behave exactly like Jinja's new-style gettext (autoescaped, always
+    %-formatted).
+    """
+    catalog = get_translations()
+    gettext = _new_style(catalog.ugettext)
+    return {
+        "_": gettext,
+        "gettext": gettext,
+        "ngettext": _new_style_n(catalog.ungettext),
+    }
+
+
+def _new_style(lookup: Any) -> Any:
+    @pass_context
+    def gettext(context: Context, string: str, /, **variables: Any) -> str:
+        text = lookup(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return gettext
+
+
+def _new_style_n(lookup: Any) -> Any:
+    @pass_context
+    def ngettext(
+        context: Context, singular: str, plural: str, num: int, /, **variables: Any
+    ) -> str:
+        variables.setdefault("num", num)
+        text = lookup(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return ngettext
+
+
 def _link_key() -> str:
     # Per survey link, never per client (invariant 1).
     return "take:" + str((request.view_args or {}).get("token", ""))
@@ -119,10 +184,16 @@ def _not_submitting() -> bool:
     return request.form.get("action") != "submit"
 
 
+def _no_code_typed() -> bool:
+    # Only a typed code is a guess; open-link surveys post none, so a whole group
+    # starting at once never meets the code-attempt limit.
+    return "code" not in request.form
+
+
 @bp.get("/<token>")
 def intro(token: str) -> ResponseReturnValue:
     """Show who asks, how long it takes, what is never stored; then start."""
-    audience = _open_audience(token)
+    audience, instrument = _open_audience(token)
     if "code" in request.args:
         # The QR on a code card carries the code; keep it out of history and logs by
         # moving it to the session for exactly one redirect.
@@ -130,28 +201,31 @@ def intro(token: str) -> ResponseReturnValue:
         lang = request.args.get("lang")
         return redirect(url_for(".intro", token=token, lang=lang), 303)
     code = session.pop(_CODE_FROM_QR, "")
-    return _render_intro(audience, code=code)
+    return _render_intro(audience, instrument, code=code)
 
 
 @bp.post("/<token>/start")
-@limiter.limit(lambda: CODE_ATTEMPTS_LIMIT, key_func=_link_key)
+@reads_only()
+@limiter.limit(
+    lambda: CODE_ATTEMPTS_LIMIT, key_func=_link_key, exempt_when=_no_code_typed
+)
 def start(token: str) -> ResponseReturnValue:
     """Check the ballot code (if the survey uses them) and show the first page."""
-    audience = _open_audience(token)
+    audience, instrument = _open_audience(token)
     survey = audience.survey
     code_hash = None
     if survey.access_mode is AccessMode.codes:
         typed = request.form.get("code", "")[:100]
         if not is_well_formed(typed):
-            return _render_intro(audience, code=typed, problem="malformed"), 422
+            page = _render_intro(audience, instrument, code=typed, problem="malformed")
+            return page, 422
         code_hash = hash_code(current_app.config["SECRET_KEY"], survey.id, typed)
         problem = _code_problem(audience, code_hash)
-        if problem == "unknown":
-            return _render_intro(audience, code=typed, problem=problem), 422
-        if problem == "spent":
-            return _render_intro(audience, code=typed, problem=problem), 409
+        if problem is not None:
+            page = _render_intro(audience, instrument, code=typed, problem=problem)
+            return page, 422 if problem == "unknown" else 409
     state = start_state(audience.id, code_hash)
-    return _render_page(audience, _instrument(audience), state, state.answers)
+    return _render_page(audience, instrument, state, state.answers)
 
 
 @bp.get("/<token>/start")
@@ -162,12 +236,12 @@ def back_to_intro(token: str) -> ResponseReturnValue:
 
 
 @bp.post("/<token>/answers")
+@reads_only(when=_not_submitting)
 @limiter.limit(lambda: PAGE_LIMIT, key_func=_link_key)
 @limiter.limit(lambda: SUBMIT_LIMIT, key_func=_link_key, exempt_when=_not_submitting)
 def answers(token: str) -> ResponseReturnValue:
     """Take one page of answers, then turn the page, stay, or submit."""
-    audience = _open_audience(token)
-    instrument = _instrument(audience)
+    audience, instrument = _open_audience(token)
     try:
         state = load_state(
             request.form.get("state", ""),
@@ -199,18 +273,18 @@ def answers(token: str) -> ResponseReturnValue:
 @bp.get("/<token>/thanks")
 def thanks(token: str) -> ResponseReturnValue:
     """Thank the student and show the school's support resources; nothing else."""
-    audience = _audience(token)
-    school = audience.survey.school
+    audience, _snapshot = _audience(token)
+    survey = audience.survey
     return render_template(
         "take/thanks.html",
         audience=audience,
-        school=school,
-        resources=_support_resources(school.support_resources, select_language()),
+        survey=survey,
+        resources=_support_resources(survey.support_resources, select_language()),
     )
 
 
 def _submit(
-    audience: SurveyAudience,
+    audience: SurveyLink,
     instrument: Instrument,
     state: FormState,
     page_answers: CleanAnswers,
@@ -238,7 +312,7 @@ def _submit(
         raise Unavailable("closed", 410, audience) from None
     except (operations.BallotCodeSpent, operations.BallotCodeUnknown):
         db.session.rollback()
-        return _render_intro(audience, code="", problem="spent"), 409
+        return _render_intro(audience, instrument, code="", problem="spent"), 409
     except Exception:
         db.session.rollback()
         _release_nonce(state.nonce)
@@ -250,49 +324,135 @@ def _claim_nonce(nonce: str) -> bool:
     """Say whether this is the first submission of a form state (a double click is not).
 
     The nonce is kept in the rate-limit storage, with nothing else and for a day; it
-    appears in no stored row, so it links nothing to the response.
+    appears in no stored row and shares no transaction with the response, so it links
+    nothing to it. ``voice serve`` refuses per-process (``memory://``) storage with
+    several workers, where a double click reaching two workers would go unnoticed.
+    If the storage cannot be reached the submission goes ahead: losing an answer is
+    worse than the rare double click the nonce is there to catch.
     """
     if not limiter.enabled:
         return True
-    return limiter.storage.incr(f"take-nonce:{nonce}", NONCE_MEMORY) == 1
+    try:
+        with _NONCE_LOCK:
+            return limiter.storage.incr(f"take-nonce:{nonce}", NONCE_MEMORY) == 1
+    except Exception as error:  # any storage backend's connection error
+        log.warning("double-submit check skipped: %s", type(error).__name__)
+        return True
 
 
 def _release_nonce(nonce: str) -> None:
     """Forget a claimed nonce when nothing was stored, so the student can retry."""
-    if limiter.enabled:
+    if not limiter.enabled:
+        return
+    try:
         limiter.storage.clear(f"take-nonce:{nonce}")
+    except Exception as error:  # the claim then lapses after a day
+        log.warning("could not release a double-submit nonce: %s", type(error).__name__)
 
 
-def _audience(token: str) -> SurveyAudience:
-    """Return the survey link for ``token``, or the "unknown link" page."""
-    audience = db.session.scalar(
-        sa.select(SurveyAudience).where(SurveyAudience.token == token[:64])
+@dataclass(frozen=True)
+class LinkSurvey:
+    """What the student flow needs of a survey: its window, mode and wording."""
+
+    id: int
+    status: SurveyStatus
+    opens_at: datetime
+    closes_at: datetime
+    access_mode: AccessMode
+    languages: tuple[str, ...]
+    min_cell: int
+    wave_label: str
+    school_name: str
+    #: The school's support resources, as the admin side stores them.
+    support_resources: Any
+
+
+@dataclass(frozen=True)
+class SurveyLink:
+    """A survey link (``SurveyAudience``) as a student reaches it, read in one query."""
+
+    id: int
+    token: str
+    survey_id: int
+    group_id: int
+    group_name: str
+    group_name_es: str
+    survey: LinkSurvey
+
+    def group_display_name(self, lang: str) -> str:
+        """Return the group's name in ``lang``, falling back to English."""
+        if lang == "es" and self.group_name_es:
+            return self.group_name_es
+        return self.group_name
+
+
+#: One query for every student request: the link, its survey, school and group as
+#: plain values (no ORM objects to build), and the instrument snapshot as text, which
+#: ``_instrument`` parses once per worker. Built once, run with the token bound.
+_LINK_QUERY = (
+    sa.select(
+        SurveyAudience.id,
+        SurveyAudience.token,
+        SurveyAudience.survey_id,
+        SurveyAudience.group_id,
+        AffinityGroup.name,
+        AffinityGroup.name_es,
+        Survey.status,
+        Survey.opens_at,
+        Survey.closes_at,
+        Survey.access_mode,
+        Survey.languages,
+        Survey.min_cell,
+        Survey.wave_label,
+        School.name,
+        School.support_resources,
+        sa.cast(Survey.instrument_snapshot, sa.Text),
     )
-    if audience is None:
+    .join(Survey, Survey.id == SurveyAudience.survey_id)
+    .join(School, School.id == Survey.school_id)
+    .join(AffinityGroup, AffinityGroup.id == SurveyAudience.group_id)
+    .where(SurveyAudience.token == sa.bindparam("token"))
+)
+
+
+def _audience(token: str) -> tuple[SurveyLink, str]:
+    """Return the survey link for ``token`` and its instrument snapshot as JSON text.
+
+    :raises Unavailable: ``unknown_link`` when no link has this token
+    """
+    row = db.session.execute(_LINK_QUERY, {"token": token[:64]}).first()
+    if row is None:
         raise Unavailable("unknown_link", 404)
-    return audience
+    (link_id, link_token, survey_id, group_id, group_name, group_name_es) = row[:6]
+    survey = LinkSurvey(survey_id, *row[6:10], tuple(row[10] or ()), *row[11:15])
+    link = SurveyLink(
+        link_id, link_token, survey_id, group_id, group_name, group_name_es, survey
+    )
+    return link, row[15]
 
 
-def _open_audience(token: str) -> SurveyAudience:
-    """Return the survey link for ``token`` if its survey takes answers right now."""
-    audience = _audience(token)
+def _open_audience(token: str) -> tuple[SurveyLink, Instrument]:
+    """Return the survey link for ``token`` and its instrument, if it takes answers."""
+    audience, snapshot = _audience(token)
     availability = operations.survey_availability(audience.survey)
     if availability == "not_yet_open":
         raise Unavailable(availability, 403, audience)
     if availability == "closed":
         raise Unavailable(availability, 410, audience)
-    return audience
+    return audience, _instrument(audience.survey_id, snapshot)
 
 
-def _instrument(audience: SurveyAudience) -> Instrument:
-    """Return the instrument exactly as it was when this survey was published."""
-    survey = audience.survey
-    return parse_instrument(
-        survey.instrument_snapshot, source=f"survey {survey.id} snapshot"
-    )
+@functools.lru_cache(maxsize=64)
+def _instrument(survey_id: int, snapshot: str) -> Instrument:
+    """Return the instrument exactly as it was when this survey was published.
+
+    Cached by the snapshot's text, so a worker parses each published instrument once
+    and a changed snapshot can never be served from the cache.
+    """
+    return parse_instrument(json.loads(snapshot), source=f"survey {survey_id} snapshot")
 
 
-def _code_problem(audience: SurveyAudience, code_hash: str) -> str | None:
+def _code_problem(audience: SurveyLink, code_hash: str) -> str | None:
     """Say what is wrong with a code for this link: ``unknown``, ``spent`` or nothing."""
     spent = db.session.scalar(
         sa.select(BallotCode.is_spent).where(
@@ -307,17 +467,19 @@ def _code_problem(audience: SurveyAudience, code_hash: str) -> str | None:
 
 
 def _render_intro(
-    audience: SurveyAudience, *, code: str, problem: str | None = None
+    audience: SurveyLink,
+    instrument: Instrument,
+    *,
+    code: str,
+    problem: str | None = None,
 ) -> str:
     """Render the start page, with the code field and its problem if any."""
     survey = audience.survey
-    instrument = _instrument(audience)
     return render_template(
         "take/intro.html",
         audience=audience,
         survey=survey,
-        school=survey.school,
-        group_name=audience.group.display_name(select_language()),
+        group_name=audience.group_display_name(select_language()),
         instrument=instrument,
         uses_codes=survey.access_mode is AccessMode.codes,
         code=code,
@@ -327,7 +489,7 @@ def _render_intro(
 
 
 def _render_page(
-    audience: SurveyAudience,
+    audience: SurveyLink,
     instrument: Instrument,
     state: FormState,
     values: Mapping[str, Sequence[str]],
@@ -335,6 +497,7 @@ def _render_page(
 ) -> str:
     """Render the page the state points at, with ``values`` filled in."""
     lang = select_language()
+    problems = tuple(problems)
     page = build_page(instrument, state.page, lang, values, problems)
     return render_template(
         "take/page.html",
@@ -342,12 +505,12 @@ def _render_page(
         survey=audience.survey,
         page=page,
         state=dump_state(state, current_app.config["SECRET_KEY"]),
-        problem_messages=problem_messages(),
+        problem_messages=problem_messages() if problems else {},
         languages=_languages(audience),
     )
 
 
-def _languages(audience: SurveyAudience) -> list[str]:
+def _languages(audience: SurveyLink) -> list[str]:
     """Return the languages this survey is offered in, in the app's order."""
     offered = audience.survey.languages or []
     return [code for code in current_app.config["LANGUAGES"] if code in offered]
