@@ -124,6 +124,23 @@ def group_comments(
     ]
 
 
+def count_pending(survey: Survey, group: AffinityGroup) -> int:
+    """Count a group's comments on a wave still waiting for a moderator's decision."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Comment)
+            .join(Response, Comment.response_id == Response.id)
+            .where(
+                Response.survey_id == survey.id,
+                Response.group_id == group.id,
+                Comment.moderation == ModerationStatus.pending,
+            )
+        )
+        or 0
+    )
+
+
 def moderate(
     actor: StaffUser,
     survey: Survey,

@@ -504,3 +504,70 @@ def test_each_request_gets_its_own_g_and_database_session(app, db):
     sessions = [session for _, session in seen]
     assert sessions[0] is not sessions[1]
     assert _db.session() not in sessions
+
+
+def test_each_scale_and_item_shows_its_gap_to_the_school_in_points(app, school_setup):
+    html = (
+        _as(app, school_setup["reviewer"])
+        .get(_workspace(school_setup))
+        .get_data(as_text=True)
+    )
+    scales = html[html.index('id="scales"') :]
+    # bsu 61% against the school's 47%: every scale and item of the release.
+    rows = re.findall(r"Gap to the school</th>\s*<td[^>]*>([^<]*)</td>", scales)
+    assert len(rows) == 5  # 2 scales + 3 items with a % favorable
+    assert {row.split()[0] for row in rows} == {"+14"}
+
+
+def test_a_withheld_groups_gap_shows_the_marker(app, school_setup):
+    html = (
+        _as(app, school_setup["reviewer"])
+        .get(_workspace(school_setup, "tiny"))
+        .get_data(as_text=True)
+    )
+    scales = html[html.index('id="scales"') :]
+    gaps = re.findall(r"Gap to the school</th>\s*<td[^>]*>(.*?)</td>", scales, re.S)
+    assert gaps and all('<span class="withheld">Withheld</span>' in g for g in gaps)
+
+
+@pytest.mark.parametrize("who", ["reviewer", "facilitator", "leader"])
+def test_results_pages_carry_no_inline_style_the_csp_would_block(
+    app, db, school_setup, who
+):
+    add_comments(school_setup["survey"], school_setup["bsu"])
+    db.session.commit()
+    client = _as(app, school_setup[who])
+    overview = f"/review/surveys/{school_setup['survey'].id}"
+    pages = (
+        [overview]
+        if who == "leader"
+        else [_workspace(school_setup), _workspace(school_setup) + "/moderation"]
+    )
+    for url in pages:
+        response = client.get(url)
+        if response.status_code == 403:
+            continue  # a reviewer does not moderate
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert "<svg" in html or "moderation" in url
+        assert not re.search(r"<[a-zA-Z][^>]*\sstyle=", html), url
+        assert "<style" not in html, url
+
+
+def test_a_facilitator_is_told_how_many_comments_wait_for_a_decision(
+    app, db, school_setup
+):
+    add_comments(school_setup["survey"], school_setup["bsu"])
+    db.session.commit()
+    seen = (
+        _as(app, school_setup["facilitator"])
+        .get(_workspace(school_setup))
+        .get_data(as_text=True)
+    )
+    assert "4 comments are waiting for your decision" in seen
+    by_reviewer = (
+        _as(app, school_setup["reviewer"])
+        .get(_workspace(school_setup))
+        .get_data(as_text=True)
+    )
+    assert "waiting for your decision" not in by_reviewer

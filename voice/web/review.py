@@ -328,6 +328,7 @@ def _render_workspace(
     released = figures.is_released(release, key)
     scales, loose = figures.scale_views(release, key, lang, group.display_name(lang))
     items = findings.group_findings(survey, group)
+    can_moderate = current_user.role in (Role.admin, Role.facilitator)
     audit.record(current_user, "results.view", survey, group=group.slug)
     db.session.commit()
     return (
@@ -363,7 +364,11 @@ def _render_workspace(
             form=form,
             action_form=ActionForm(),
             can_write=current_user.role in GROUP_ROLES,
-            can_moderate=current_user.role in (Role.admin, Role.facilitator),
+            can_moderate=can_moderate,
+            # Only a number, and only for a released group's moderators (invariant 3).
+            pending_comments=findings.count_pending(survey, group)
+            if released and can_moderate
+            else 0,
             answer_labels=ANSWER_LABELS,
         ),
         422 if form.errors else 200,

@@ -7,7 +7,7 @@ with the reader's gettext, so charts read in the page's language.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from flask_babel import gettext as _
@@ -69,6 +69,9 @@ class MeasureView:
     chart: Svg | None
     #: (option label, reader's share, school's share) in option order.
     options: MeasureOptions
+    #: The reader's % favorable minus the school's, in points, as the release gives
+    #: it (None: withheld, coded, not a group, or no % favorable).
+    gap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,10 +169,25 @@ def _choices(
     )
 
 
+def gap_index(release: ProtectedRelease) -> dict[tuple[str, str], int]:
+    """Map (population key, measure key) to the release's own gap in points."""
+    return {(g.population, g.measure): g.points for g in release.gaps()}
+
+
 def measure_view(
-    release: ProtectedRelease, measure: Measure, mine: str, lang: str, label: str
+    release: ProtectedRelease,
+    measure: Measure,
+    mine: str,
+    lang: str,
+    label: str,
+    gaps: Mapping[tuple[str, str], int] | None = None,
 ) -> MeasureView:
-    """Return one measure's figures for a population and the school, with a chart."""
+    """Return one measure's figures for a population and the school, with a chart.
+
+    :param gaps: from :func:`gap_index`; computed here when not given
+    """
+    if gaps is None:
+        gaps = gap_index(release)
     own = release.cells.get(mine, {}).get(measure.key)
     school = release.cell(SCHOOL, measure.key)
     own_shares, school_shares = _shares(own), _shares(school)
@@ -194,6 +212,7 @@ def measure_view(
         school=school,
         chart=chart,
         options=options,
+        gap=gaps.get((mine, measure.key)),
     )
 
 
@@ -201,19 +220,23 @@ def scale_views(
     release: ProtectedRelease, mine: str, lang: str, label: str
 ) -> tuple[list[ScaleView], list[MeasureView]]:
     """Return each scale with its items, and the items that belong to no scale."""
+    gaps = gap_index(release)
+    item_keys = {m.key for m in release.items}
     scales = [
         ScaleView(
-            scale=measure_view(release, scale, mine, lang, label),
+            scale=measure_view(release, scale, mine, lang, label, gaps),
             items=tuple(
-                measure_view(release, release.measure(f"item:{key}"), mine, lang, label)
+                measure_view(
+                    release, release.measure(f"item:{key}"), mine, lang, label, gaps
+                )
                 for key in scale.items
-                if f"item:{key}" in {m.key for m in release.items}
+                if f"item:{key}" in item_keys
             ),
         )
         for scale in release.scales
     ]
     loose = [
-        measure_view(release, item, mine, lang, label)
+        measure_view(release, item, mine, lang, label, gaps)
         for item in release.items
         if item.scale is None
     ]
