@@ -248,6 +248,13 @@ def load_settings(
         settings["SQLALCHEMY_DATABASE_URI"] = (
             "postgresql+psycopg://" + url[len("postgresql://") :]
         )
+    if settings["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        # A hung redis must not hang students' requests: give up within two seconds
+        # (RATELIMIT_SWALLOW_ERRORS then serves the request without limits).
+        settings.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {"socket_connect_timeout": 2, "socket_timeout": 2},
+        )
     if not settings["OUTBOX_DIR"]:
         settings["OUTBOX_DIR"] = str(instance / "outbox")
     if not settings["SECRET_KEY"]:

@@ -108,6 +108,42 @@ def demo_command(as_json: bool) -> None:
         click.echo(f"Answer the open survey as a student: {student_link}")
 
 
+#: Threads of the single worker ``voice serve`` runs on per-process storage.
+SINGLE_WORKER_THREADS = 8
+
+
+class ServeRefused(Exception):
+    """``voice serve`` cannot keep its promises with these settings; says why."""
+
+
+def plan_workers(
+    requested: int | None, configured: int, *, asked: bool, storage_uri: str
+) -> tuple[int, int]:
+    """Return how many gunicorn workers, with how many threads each, to run.
+
+    Double-submit nonces and rate-limit counters live in the rate-limit storage.
+    ``memory://`` is private to one process: with several workers a double click
+    reaching two of them would store one student's answers twice. So per-process
+    storage gets one worker (threaded); more workers need shared storage (redis).
+
+    :param requested: ``--workers``, if given
+    :param configured: ``VOICE_WORKERS`` or its default
+    :param asked: whether the operator chose the count (flag or ``VOICE_WORKERS``)
+    :raises ServeRefused: several workers asked for on per-process storage
+    """
+    count = requested or configured
+    if not storage_uri.startswith("memory:") or count == 1:
+        return count, 1
+    if asked:
+        raise ServeRefused(
+            f"{count} workers need shared rate-limit storage: with memory:// each "
+            "worker keeps its own double-submit nonces, so a double click could "
+            "store a response twice. Set VOICE_RATELIMIT_STORAGE_URL=redis://HOST:6379"
+            " or serve with --workers 1."
+        )
+    return 1, SINGLE_WORKER_THREADS
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -115,7 +151,11 @@ def demo_command(as_json: bool) -> None:
 @click.option("--dev", is_flag=True, help="Use Flask's development server.")
 @with_appcontext
 def serve_command(host: str, port: int, workers: int | None, dev: bool) -> None:
-    """Serve the app with gunicorn, or with werkzeug's development server (--dev)."""
+    """Serve the app with gunicorn, or with werkzeug's development server (--dev).
+
+    More than one worker needs VOICE_RATELIMIT_STORAGE_URL=redis://...: without it
+    the app is served by one threaded worker.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if dev:
         # app.run() refuses to start inside the flask CLI; werkzeug's server does not.
@@ -124,8 +164,27 @@ def serve_command(host: str, port: int, workers: int | None, dev: bool) -> None:
         click.echo(f"Serving on http://{host}:{port}/ (development server)")
         run_simple(host, port, app, threaded=True, use_reloader=False)
         return
-    count = workers or app.config["WORKERS"]
-    click.echo(f"Serving on http://{host}:{port}/ with {count} gunicorn workers")
+    storage_uri = app.config["RATELIMIT_STORAGE_URI"]
+    try:
+        count, threads = plan_workers(
+            workers,
+            app.config["WORKERS"],
+            asked=workers is not None or "VOICE_WORKERS" in os.environ,
+            storage_uri=storage_uri,
+        )
+        if not storage_uri.startswith("memory:"):
+            _check_storage(storage_uri)
+    except ServeRefused as error:
+        click.echo(f"voice: {error}", err=True)
+        sys.exit(2)
+    if threads > 1:
+        click.echo(
+            f"Serving on http://{host}:{port}/ with 1 gunicorn worker ({threads}"
+            " threads): rate-limit storage is memory://; set"
+            " VOICE_RATELIMIT_STORAGE_URL=redis://... to run more workers"
+        )
+    else:
+        click.echo(f"Serving on http://{host}:{port}/ with {count} gunicorn workers")
     args = [
         sys.executable,
         "-m",
@@ -134,11 +193,28 @@ def serve_command(host: str, port: int, workers: int | None, dev: bool) -> None:
         f"{host}:{port}",
         "--workers",
         str(count),
+        "--threads",
+        str(threads),
         "--config",
         "python:voice.gunicorn_conf",
         "voice.wsgi:app",
     ]
     os.execv(sys.executable, args)
+
+
+def _check_storage(storage_uri: str) -> None:
+    """Refuse to start when the shared rate-limit storage does not answer.
+
+    :raises ServeRefused: naming the storage, without its password
+    """
+    from voice.extensions import limiter
+
+    if limiter.enabled and not limiter.storage.check():
+        location = storage_uri.split("://", 1)[-1].rsplit("@", 1)[-1]
+        raise ServeRefused(
+            f"the rate-limit storage at {location} does not answer; check"
+            " VOICE_RATELIMIT_STORAGE_URL and that the server is running."
+        )
 
 
 CORE_COMMANDS = (init_command, create_admin_command, demo_command, serve_command)

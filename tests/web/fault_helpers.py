@@ -147,8 +147,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Shared rate-limit storage for live servers with several workers (``voice serve``
+#: refuses per-process storage with more than one worker).
+TEST_REDIS_URL = os.environ.get("VOICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_answers(url: str = TEST_REDIS_URL) -> bool:
+    """Say whether a redis server answers at ``url`` within a second."""
+    import redis
+
+    try:
+        return bool(redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
 class LiveServer:
-    """``voice serve`` (gunicorn) in a subprocess, on a loopback port."""
+    """``voice serve`` (gunicorn) in a subprocess, on a loopback port.
+
+    Several workers share their rate-limit storage through the test redis; where no
+    redis answers, the server runs as ``voice serve`` does by default then: one
+    threaded worker (``workers`` says which).
+    """
 
     def __init__(self, database_url: str, workers: int = 2, **env: str) -> None:
         """Remember how to start; nothing runs until ``start()``."""
@@ -158,9 +178,14 @@ class LiveServer:
             **os.environ,
             "VOICE_DATABASE_URL": database_url,
             "VOICE_SECRET_KEY": "fault-test-secret",
-            "VOICE_WORKERS": str(workers),
             **env,
         }
+        self.env.pop("VOICE_WORKERS", None)
+        self.workers = 1
+        if workers > 1 and redis_answers():
+            self.env["VOICE_WORKERS"] = str(workers)
+            self.env.setdefault("VOICE_RATELIMIT_STORAGE_URL", TEST_REDIS_URL)
+            self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
@@ -253,6 +278,30 @@ class LiveStudent:
                 return reply.status, reply.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.headers.get("Location", "")
+
+    def send(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str]:
+        """GET (or POST ``data`` to) ``path``; return the status and the page or target."""
+        return self._send(path, data)
+
+    def last_page_form(self, pages: tuple[dict[str, str], ...]) -> dict[str, str]:
+        """Answer every page but the last; return the last page's form, ready to submit.
+
+        :raises AssertionError: if a page on the way does not come back
+        """
+        status, page = self._send(f"/s/{self.token}")
+        assert status == 200, status
+        status, page = self._send(
+            f"/s/{self.token}/start", dict(read_form(page).fields)
+        )
+        for answers in pages[:-1]:
+            assert status == 200, status
+            fields = dict(read_form(page).fields)
+            fields.update(answers, action="next")
+            status, page = self._send(f"/s/{self.token}/answers", fields)
+        assert status == 200, status
+        fields = dict(read_form(page).fields)
+        fields.update(pages[-1], action="submit")
+        return fields
 
     def submit(self, pages: tuple[dict[str, str], ...]) -> bool:
         """Answer every page and submit; say whether the success redirect came back.

@@ -184,6 +184,11 @@ def _not_submitting() -> bool:
     return request.form.get("action") != "submit"
 
 
+def _answers_limits() -> str:
+    # One check per request: every posted page counts, a submission counts twice.
+    return PAGE_LIMIT if _not_submitting() else f"{PAGE_LIMIT};{SUBMIT_LIMIT}"
+
+
 def _no_code_typed() -> bool:
     # Only a typed code is a guess; open-link surveys post none, so a whole group
     # starting at once never meets the code-attempt limit.
@@ -237,8 +242,7 @@ def back_to_intro(token: str) -> ResponseReturnValue:
 
 @bp.post("/<token>/answers")
 @reads_only(when=_not_submitting)
-@limiter.limit(lambda: PAGE_LIMIT, key_func=_link_key)
-@limiter.limit(lambda: SUBMIT_LIMIT, key_func=_link_key, exempt_when=_not_submitting)
+@limiter.limit(lambda: _answers_limits(), key_func=_link_key)
 def answers(token: str) -> ResponseReturnValue:
     """Take one page of answers, then turn the page, stay, or submit."""
     audience, instrument = _open_audience(token)
