@@ -48,6 +48,9 @@ PG_ADMIN_URL = os.environ.get(
     "BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 PG_BENCH_DB = os.environ.get("BENCH_PG_DB", "voice_bench")
+#: Shared rate-limit storage for the app's workers (``voice serve`` refuses
+#: per-process ``memory://`` with several workers); emptied before every app run.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 #: gunicorn workers for both servers: `voice serve`'s default on this machine.
 WORKERS = max(2, (os.cpu_count() or 1) * 2 + 1)
 #: Survey links (one per group): a school answers through many links at once.
@@ -110,6 +113,7 @@ def server_env(url: str) -> dict[str, str]:
         "VOICE_DATABASE_URL": url,
         "VOICE_SECRET_KEY": SECRET,
         "VOICE_WORKERS": str(WORKERS),
+        "VOICE_RATELIMIT_STORAGE_URL": REDIS_URL,
         "VOICE_INSTANCE_PATH": str(Path(url.split("///")[-1]).parent)
         if url.startswith("sqlite")
         else "/tmp/voice-bench-instance",
@@ -217,14 +221,22 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
 
-    def worker_rss_mib(self) -> list[float]:
-        """Return each worker's resident memory in MiB."""
+    def worker_memory_mib(self) -> list[tuple[float, float]]:
+        """Return each worker's resident and private (unshared) memory in MiB.
+
+        Resident memory counts pages a worker shares with the gunicorn master
+        (``preload_app``); private memory is what each extra worker costs.
+        """
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         sizes = []
         for pid in children.read_text().split():
-            status = Path(f"/proc/{pid}/status").read_text()
-            kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-            sizes.append(kib / 1024)
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            kib = {
+                name: int(value)
+                for name, value in re.findall(r"^(\w+):\s+(\d+) kB", rollup, re.M)
+            }
+            private = kib["Private_Clean"] + kib["Private_Dirty"]
+            sizes.append((kib["Rss"] / 1024, private / 1024))
         return sizes
 
     def stop(self) -> None:
@@ -245,6 +257,9 @@ def start_server(target: str, url: str, log: Path) -> Server:
     """
     port = free_port()
     if target == "app":
+        import redis
+
+        redis.from_url(REDIS_URL).flushdb()
         command = [str(BIN / "voice"), "serve", "--port", str(port)]
     else:
         command = [
@@ -446,9 +461,9 @@ def run_submissions(args: argparse.Namespace) -> None:
     print(
         "| db | mode | clients | server | journeys/s | journey p50 ms | journey p99 ms"
         " | submit p50 ms | submit p99 ms | errors | stored (complete)"
-        " | worker RSS MiB |"
+        " | worker RSS / private MiB | load avg |"
     )
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 13)
     codes = args.codes_per_link if args.codes else 0
     for clients in args.clients:
         rows = {}
@@ -461,7 +476,8 @@ def run_submissions(args: argparse.Namespace) -> None:
                 tally, elapsed = asyncio.run(
                     drive(server.url, links, clients, duration=args.duration)
                 )
-                rss = server.worker_rss_mib()
+                memory = server.worker_memory_mib()
+                load = os.getloadavg()[0]
             finally:
                 server.stop()
             counts = stored(url)
@@ -477,7 +493,9 @@ def run_submissions(args: argparse.Namespace) -> None:
                 f" | {errors}{' ' + str(tally.errors) if errors else ''}"
                 f" | {counts['responses']} ({counts['responses'] - counts['incomplete']}"
                 f" complete)"
-                f" | {statistics.median(rss):.0f} |",
+                f" | {statistics.median(m[0] for m in memory):.0f}"
+                f" / {statistics.median(m[1] for m in memory):.0f}"
+                f" | {load:.1f} |",
                 flush=True,
             )
         if "app" in rows and "baseline" in rows:
@@ -486,7 +504,7 @@ def run_submissions(args: argparse.Namespace) -> None:
             p99 = percentile(app[0].journeys, 0.99) / percentile(base[0].journeys, 0.99)
             print(
                 f"|  |  | {clients} | **app/baseline** | **{ratio:.0%}** |"
-                f"  | **{p99:.2f}x** |  |  |  |  |  |",
+                f"  | **{p99:.2f}x** |  |  |  |  |  |  |",
                 flush=True,
             )
 

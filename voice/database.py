@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy.engine import Engine
 
 #: Methods that never change anything.
@@ -20,8 +20,9 @@ def reads_only(when: Callable[[], bool] = lambda: True) -> Callable[[F], F]:
 
     On SQLite its transactions then begin as readers and run alongside each other
     and alongside a submission, instead of queueing for the one write lock. A view
-    marked so must not write: SQLite refuses to upgrade a reader whose snapshot is
-    stale (``SQLITE_BUSY``) rather than wait for the lock.
+    marked so writes only in a new transaction after :func:`begin_writing`: SQLite
+    refuses to upgrade a reader whose snapshot is stale (``SQLITE_BUSY``) rather
+    than wait for the lock.
 
     :param when: called inside the request; say whether this request only reads
     """
@@ -33,9 +34,18 @@ def reads_only(when: Callable[[], bool] = lambda: True) -> Callable[[F], F]:
     return mark
 
 
+def begin_writing() -> None:
+    """Say that this request writes from now on, in a view marked ``reads_only``.
+
+    Call it between transactions (after ending the reading one): the next one begins
+    with the write lock on SQLite, so the lock is held only while writing.
+    """
+    g.voice_writing = True
+
+
 def request_reads_only() -> bool:
-    """Say whether the current request writes nothing to the database."""
-    if not has_request_context():
+    """Say whether the current request's next transaction writes nothing."""
+    if not has_request_context() or g.get("voice_writing"):
         return False
     if request.method in SAFE_METHODS:
         return True

@@ -22,6 +22,7 @@ from voice.models import (
     Role,
     School,
     StaffUser,
+    Survey,
     SurveyStatus,
 )
 
@@ -62,23 +63,26 @@ def create_admin(
 # --- the student flow (issue 3) -------------------------------------------------------
 
 
-class SurveyWindow(Protocol):
-    """What a write needs of a survey: a ``Survey`` row, or the student flow's copy."""
+class SurveyRef(Protocol):
+    """A survey as a write names it: a ``Survey`` row, or the student flow's copy."""
 
     @property
     def id(self) -> int: ...  # noqa: D102
+
+
+class SurveyWindow(Protocol):
+    """When a survey takes answers: a ``Survey`` row, a copy, or a row of those columns."""
+
     @property
     def status(self) -> SurveyStatus: ...  # noqa: D102
     @property
     def opens_at(self) -> datetime: ...  # noqa: D102
     @property
     def closes_at(self) -> datetime: ...  # noqa: D102
-    @property
-    def access_mode(self) -> AccessMode: ...  # noqa: D102
 
 
 class AudienceRef(Protocol):
-    """What a write needs of a survey link: a ``SurveyAudience`` row, or a copy."""
+    """A survey link as a write names it: a ``SurveyAudience`` row, or a copy."""
 
     @property
     def id(self) -> int: ...  # noqa: D102
@@ -143,7 +147,7 @@ def spend_ballot_code(audience: AudienceRef, code_hash: str) -> None:
 
 
 def record_response(
-    survey: SurveyWindow,
+    survey: SurveyRef,
     audience: AudienceRef,
     language: str | Language,
     answers: CleanAnswers,
@@ -169,9 +173,18 @@ def record_response(
     """
     if audience.survey_id != survey.id:
         raise OperationError("This survey link belongs to another survey.")
-    if survey_availability(survey, now) != "open":
+    # Judge the window as it stands in this transaction, not as the caller read it:
+    # the row is share-locked (PostgreSQL; on SQLite the write lock serializes), so
+    # a wave closed a moment ago takes no more answers and a close waits for the
+    # submissions already writing.
+    current = db.session.execute(
+        sa.select(Survey.status, Survey.opens_at, Survey.closes_at, Survey.access_mode)
+        .where(Survey.id == survey.id)
+        .with_for_update(read=True)
+    ).one()
+    if survey_availability(current, now) != "open":
         raise SurveyClosed("This survey is not taking answers.")
-    if survey.access_mode is AccessMode.codes:
+    if current.access_mode is AccessMode.codes:
         if code_hash is None:
             raise BallotCodeUnknown("This survey needs a ballot code.")
         spend_ballot_code(audience, code_hash)

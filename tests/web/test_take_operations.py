@@ -17,6 +17,7 @@ from voice.models import (
     BallotCode,
     Comment,
     Response,
+    Survey,
     SurveyStatus,
 )
 
@@ -133,4 +134,20 @@ def test_audience_of_another_survey_is_refused(db):
     other = publish(snapshot=TINY)
     with pytest.raises(operations.OperationError):
         operations.record_response(audience.survey, other, "en", _answers())
+    assert _count(db, Response) == 0
+
+
+def test_a_survey_closed_after_the_caller_read_it_takes_no_response(db):
+    audience = publish(snapshot=TINY)
+    survey = audience.survey
+    assert survey.status is SurveyStatus.open  # what the caller read
+    db.session.execute(
+        sa.update(Survey)
+        .where(Survey.id == survey.id)
+        .values(status=SurveyStatus.closed)
+        .execution_options(synchronize_session=False)
+    )
+    assert survey.status is SurveyStatus.open  # the caller's copy is stale
+    with pytest.raises(operations.SurveyClosed):
+        operations.record_response(survey, audience, "en", _answers())
     assert _count(db, Response) == 0

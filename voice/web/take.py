@@ -45,7 +45,7 @@ from markupsafe import Markup
 
 from voice import operations
 from voice.ballots import hash_code, is_well_formed, normalize_code
-from voice.database import reads_only
+from voice.database import begin_writing, reads_only
 from voice.extensions import db, limiter
 from voice.i18n import select_language
 from voice.instruments import (
@@ -205,7 +205,8 @@ def intro(token: str) -> ResponseReturnValue:
         session[_CODE_FROM_QR] = normalize_code(request.args["code"])[:40]
         lang = request.args.get("lang")
         return redirect(url_for(".intro", token=token, lang=lang), 303)
-    code = session.pop(_CODE_FROM_QR, "")
+    # Popping an absent key would still rewrite the session cookie.
+    code = session.pop(_CODE_FROM_QR, "") if _CODE_FROM_QR in session else ""
     return _render_intro(audience, instrument, code=code)
 
 
@@ -241,7 +242,7 @@ def back_to_intro(token: str) -> ResponseReturnValue:
 
 
 @bp.post("/<token>/answers")
-@reads_only(when=_not_submitting)
+@reads_only()  # a submission calls begin_writing() once its reads are done
 @limiter.limit(lambda: _answers_limits(), key_func=_link_key)
 def answers(token: str) -> ResponseReturnValue:
     """Take one page of answers, then turn the page, stay, or submit."""
@@ -304,8 +305,13 @@ def _submit(
         return page, 422
     lang = select_language()
     done = redirect(url_for(".thanks", token=audience.token, lang=lang), 303)
+    # The reads are done: end their transaction, so that on SQLite the one write
+    # lock is held only while the rows are written (record_response re-reads the
+    # survey's window inside the writing transaction).
+    db.session.rollback()
     if not _claim_nonce(state.nonce):
         return done  # a double click: the first request stores the answers
+    begin_writing()
     try:
         operations.record_response(
             audience.survey, audience, lang, answers, code_hash=state.code_hash
