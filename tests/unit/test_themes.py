@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
@@ -312,3 +313,16 @@ def test_per_comment_arguments_must_match_the_comments(argument):
     value = [[0.0] * 384] if argument == "vectors" else [True]
     with pytest.raises(ValueError):
         themes.find_themes(COMMENTS, **{argument: value})
+
+
+@needs_model
+@pytest.mark.parametrize("n_themes", [None, 3, 5])
+def test_each_comment_ends_nearest_its_own_themes_centre(n_themes):
+    vectors = embedding.embed(COMMENTS)
+    labels = themes.cluster_vectors(vectors, n_themes=n_themes, seed=1)
+    centres = np.stack(
+        [vectors[labels == k].mean(axis=0) for k in range(labels.max() + 1)]
+    )
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    assert (np.argmax(vectors @ centres.T, axis=1) == labels).all()
+    assert sorted(set(labels)) == list(range(labels.max() + 1))
