@@ -45,7 +45,7 @@ from markupsafe import Markup
 
 from voice import operations
 from voice.ballots import hash_code, is_well_formed, normalize_code
-from voice.database import begin_writing, reads_only
+from voice.database import begin_writing, is_sqlite, reads_only
 from voice.extensions import db, limiter
 from voice.i18n import select_language
 from voice.instruments import (
@@ -305,10 +305,11 @@ def _submit(
         return page, 422
     lang = select_language()
     done = redirect(url_for(".thanks", token=audience.token, lang=lang), 303)
-    # The reads are done: end their transaction, so that on SQLite the one write
-    # lock is held only while the rows are written (record_response re-reads the
-    # survey's window inside the writing transaction).
-    db.session.rollback()
+    if is_sqlite(db.engine):
+        # The reads are done: end their transaction, so that SQLite's one write lock
+        # is held only while the rows are written (record_response re-reads the
+        # survey's window inside the writing transaction).
+        db.session.rollback()
     if not _claim_nonce(state.nonce):
         return done  # a double click: the first request stores the answers
     begin_writing()
