@@ -11,15 +11,20 @@ What makes the output safe to use everywhere:
 - SVG 1.1 with presentation attributes only (no CSS, no ``style`` attribute, no
   script, no external reference), so Chromium and WeasyPrint draw it alike, a
   strict Content-Security-Policy lets it through, and nothing is fetched. Its
-  natural size is in ``width``/``height``; the page's stylesheet lets it shrink.
+  natural size is in ``width``/``height``, in em of the text around it (16 units
+  per em), so chart words sit just under the page's body size in a browser and in
+  the PDF alike; the page's stylesheet lets it shrink.
 - ``role="img"`` with ``aria-labelledby`` naming a ``<title>`` and a ``<desc>``,
   and a :class:`TableData` with every number, for a table next to the chart.
 - Colours meet 3:1 against white, text meets 4.5:1 against what it sits on, and
   answer options differ by pattern as well as colour, so colour is never the only
-  cue. Text is at least 13 units high in a viewBox meant to be drawn about 1:1.
-- Every label is cleaned of characters XML cannot carry and escaped; labels too
-  long for their place are wrapped, then cut with an ellipsis (the table keeps the
-  full text). Output is deterministic, so tests can compare it.
+  cue. Text is at least 13 units high (about 0.8 em of the page's text).
+- Every label is cleaned of characters XML cannot carry and escaped, and drawn in
+  full: wrapped over as many lines as it needs (a word wider than its place is
+  split with a hyphen); the gaps table sizes its columns from the measured text.
+  Only absurd labels (beyond eight lines) are cut, and the table keeps the full
+  text. Grid lines run only behind the marks, never through a label. Output is
+  deterministic, so tests can compare it.
 """
 
 import re
@@ -166,8 +171,13 @@ class Svg:
 # --- Layout: units of the viewBox, drawn about 1:1 in print (see _root) -------------
 
 _WIDTH = 360
-#: CSS pixels per viewBox unit at the chart's natural size (see _root).
-_SCALE = 1.2
+#: viewBox units per em of the surrounding text: the chart's natural size is set in
+#: ``em`` (see _root), so a 15-unit label reads just under the page's body text in
+#: the web pages and the PDF alike, and never larger than their headings.
+_UNITS_PER_EM = 16
+#: Row labels longer than this many lines are cut (the table keeps the full text):
+#: a guard against absurd input, far beyond any question's wording.
+_MAX_LINES = 8
 _FONT = 15
 _SMALL = 13
 _LINE = 19
@@ -362,20 +372,52 @@ def _fit(text: str, width: float, size: float, bold: bool) -> str:
     return text.rstrip() + _ELLIPSIS
 
 
+def _split_word(word: str, width: float, size: float, bold: bool) -> list[str]:
+    """Break a word wider than a whole line into pieces that end in a hyphen."""
+    pieces: list[str] = []
+    while len(word) > 1 and _text_width(word, size, bold=bold) > width:
+        cut = len(word) - 1
+        while cut > 1 and _text_width(word[:cut] + "-", size, bold=bold) > width:
+            cut -= 1
+        pieces.append(word[:cut] + "-")
+        word = word[cut:]
+    return [*pieces, word]
+
+
 def _wrap(
-    text: str, width: float, size: float, *, bold: bool = False, max_lines: int = 2
+    text: str,
+    width: float,
+    size: float,
+    *,
+    bold: bool = False,
+    max_lines: int | None = None,
 ) -> tuple[str, ...]:
-    """Break ``text`` into at most ``max_lines`` lines, cutting the last if needed."""
+    """Break ``text`` into lines of at most ``width``, every word kept whole.
+
+    A word wider than a line is split with a hyphen rather than cut. Only past
+    ``max_lines`` (a guard against absurd input; no limit by default) is the last
+    line cut with an ellipsis.
+    """
     lines: list[str] = []
-    words = text.split(" ")
-    while words and len(lines) < max_lines:
-        line = words.pop(0)
-        while words and _text_width(f"{line} {words[0]}", size, bold=bold) <= width:
-            line = f"{line} {words.pop(0)}"
-        lines.append(line)
-    if words:
-        lines[-1] = f"{lines[-1]} {' '.join(words)}"
-    return tuple(_fit(line, width, size, bold) for line in lines) or ("",)
+    for word in text.split(" "):
+        first, *rest = _split_word(word, width, size, bold)
+        if lines and _text_width(f"{lines[-1]} {first}", size, bold=bold) <= width:
+            lines[-1] = f"{lines[-1]} {first}"
+        else:
+            lines.append(first)
+        lines.extend(rest)
+    if max_lines is not None and len(lines) > max_lines:
+        cut = " ".join(lines[max_lines - 1 :])
+        lines = [*lines[: max_lines - 1], _fit(cut, width, size, bold)]
+    return tuple(lines) or ("",)
+
+
+def _widest_word(texts: Sequence[str], size: float, *, bold: bool = False) -> float:
+    """Measure the widest single word of some labels (what a line must hold)."""
+    return max(
+        (_text_width(w, size, bold=bold) for t in texts for w in t.split(" ")),
+        default=0.0,
+    )
 
 
 # --- Figures ---------------------------------------------------------------------
@@ -476,11 +518,21 @@ def _text(
     )
 
 
-def _label_lines(
-    text: str, y: float, width: float, *, max_lines: int = 2
-) -> tuple[str, float]:
-    """Draw a row label in bold over up to two lines; return markup and next y."""
-    lines = _wrap(_clean(text), width, _FONT, bold=True, max_lines=max_lines)
+def _backing(
+    x: float, y: float, text: str, *, bold: bool = False, anchor: str = "start"
+) -> str:
+    """Lay white under a small value label so a grid line never crosses it."""
+    width = _text_width(text, _SMALL, bold=bold) + 4
+    left = {"start": x - 2, "end": x - width + 2}[anchor]
+    return _el("rect", x=left, y=y - 12, width=width, height=16, fill=_WHITE)
+
+
+def _label_lines(text: str, y: float, width: float) -> tuple[str, float]:
+    """Draw a row label in bold, wrapped over as many lines as it needs.
+
+    :return: the markup and the y just below its last line
+    """
+    lines = _wrap(_clean(text), width, _FONT, bold=True, max_lines=_MAX_LINES)
     markup = "".join(
         _text(0, y + _FONT + i * _LINE, line, bold=True) for i, line in enumerate(lines)
     )
@@ -488,21 +540,30 @@ def _label_lines(
 
 
 def _withheld_mark(x: float, y: float, labels: ChartLabels, prefix: str) -> str:
-    """Draw the withheld marker in a bar's place: hatched square and the text."""
-    return _el(
-        "rect",
-        x=x,
-        y=y,
-        width=16,
-        height=16,
-        fill=f"url(#{prefix}-withheld)",
-        stroke=_WITHHELD_LINE,
-    ) + _text(
-        x + 22,
-        y + 13,
-        _fit(_clean(labels.withheld), _WIDTH - x - 22, _SMALL, False),
-        size=_SMALL,
-        cls="withheld",
+    """Draw the withheld marker in a bar's place: hatched square and the text.
+
+    The text sits on white, so a grid line behind the row never runs through it.
+    """
+    text = _fit(_clean(labels.withheld), _WIDTH - x - 22, _SMALL, False)
+    return (
+        _el(
+            "rect",
+            x=x,
+            y=y,
+            width=16,
+            height=16,
+            fill=f"url(#{prefix}-withheld)",
+            stroke=_WITHHELD_LINE,
+        )
+        + _el(
+            "rect",
+            x=x + 19,
+            y=y - 1,
+            width=_text_width(text, _SMALL) + 6,
+            height=18,
+            fill=_WHITE,
+        )
+        + _text(x + 22, y + 13, text, size=_SMALL, cls="withheld")
     )
 
 
@@ -590,18 +651,25 @@ def _root(
         version="1.1",
         id=prefix,
         viewBox=f"0 0 {_number(width)} {_number(height)}",
-        # Drawn at 1.2x the viewBox: text stays near its design size in print and on
-        # a laptop. Pages shrink it with the page on a phone through their
-        # stylesheet (``max-width: 100%; height: auto``): a ``style`` attribute
-        # would be blocked by the Content-Security-Policy (no 'unsafe-inline').
-        width=_number(width * _SCALE),
-        height=_number(height * _SCALE),
+        # The natural size is in em of the text around the chart, so its words keep
+        # one size relative to the page's own in a browser (17 px body) and in the
+        # PDF (10.5 pt body): WeasyPrint and Chromium both resolve em here. Pages let
+        # it shrink to the column through their stylesheet (``max-width: 100%;
+        # height: auto``): a ``style`` attribute would be blocked by the
+        # Content-Security-Policy (no 'unsafe-inline').
+        width=_em(width),
+        height=_em(height),
         role="img",
         aria_labelledby=f"{prefix}-title {prefix}-desc",
         font_family=_FONT_FAMILY,
         **{"class": f"chart chart-{kind}"},
     )
     return Markup(svg)
+
+
+def _em(units: float) -> str:
+    """Write a length in viewBox units as em of the surrounding text."""
+    return f"{units / _UNITS_PER_EM:.3f}".rstrip("0").rstrip(".") + "em"
 
 
 def _check(rows: Sequence[object], id_prefix: str) -> None:
@@ -614,20 +682,34 @@ def _check(rows: Sequence[object], id_prefix: str) -> None:
         )
 
 
-def _grid(x0: float, x1: float, top: float, bottom: float, labels: ChartLabels) -> str:
-    """Draw 0-100% tick labels above light vertical grid lines."""
+_TICKS = (0, 25, 50, 75, 100)
+
+
+def _ticks(x0: float, x1: float, y: float, labels: ChartLabels) -> str:
+    """Write the 0-100% tick labels once, above the first row."""
     markup = ""
-    for tick in (0, 25, 50, 75, 100):
+    for tick in _TICKS:
         x = x0 + (x1 - x0) * tick / 100
         anchor = "start" if tick == 0 else "end" if tick == 100 else "middle"
         text = _clean(labels.percent.replace("{value}", str(tick)))
-        markup += _text(x, top, text, size=_SMALL, anchor=anchor, fill=_MUTED)
-        markup += _el(
+        markup += _text(x, y, text, size=_SMALL, anchor=anchor, fill=_MUTED)
+    return markup
+
+
+def _gridlines(x0: float, x1: float, top: float, bottom: float) -> str:
+    """Draw light vertical lines at the ticks behind one row's marks only.
+
+    Lines stop above each row's label and never reach the column of differences,
+    so no text is crossed; they are drawn first, under the bars.
+    """
+    return "".join(
+        _el(
             "path",
-            d=f"M{_number(x)},{_number(top + 6)} V{_number(bottom)}",
+            d=f"M{_number(x0 + (x1 - x0) * t / 100)},{_number(top)} V{_number(bottom)}",
             stroke=_GRID,
         )
-    return markup
+        for t in _TICKS
+    )
 
 
 # --- Charts ----------------------------------------------------------------------
@@ -781,9 +863,9 @@ def favorable_comparison_chart(
         _WIDTH,
     )
     x1 = _WIDTH - 48
-    top = y + 16
-    y = top + 12
-    body, table_rows = "", []
+    body = _ticks(0, x1, y + 16, labels)
+    y += 28
+    table_rows = []
     for row in rows:
         group, group_text = _figure(row.group, labels)
         school, school_text = _figure(row.school, labels)
@@ -803,26 +885,27 @@ def favorable_comparison_chart(
             anchor="end",
             cls="withheld" if _difference(group, school) is None else None,
         )
-        y = next_y + 6
+        y = next_y + 5
+        body += _gridlines(0, x1, y - 3, y + 36)
         for number, text, fill in (
             (group, group_text, _GROUP_FILL),
             (school, school_text, school_fill),
         ):
             if number is None:
-                body += _withheld_mark(0, y + 1, labels, id_prefix)
+                body += _withheld_mark(0, y - 0.5, labels, id_prefix)
             else:
                 width = x1 * number / 100
                 body += _el(
-                    "rect", x=0, y=y, width=max(width, 0.5), height=18, fill=fill
+                    "rect", x=0, y=y, width=max(width, 0.5), height=15, fill=fill
                 )
-                body += _text(width + 6, y + 14, text, size=_SMALL, bold=True)
-            y += 22
-        y += 14
+                body += _backing(width + 6, y + 12.5, text, bold=True)
+                body += _text(width + 6, y + 12.5, text, size=_SMALL, bold=True)
+            y += 18
+        y += 12
         table_rows.append((_clean(row.label), group_text, school_text, gap_text))
-    grid = _grid(0, x1, top, y - 14, labels)
     return Svg(
         markup=_root(
-            "comparison", id_prefix, _WIDTH, y - 10, labels, defs, legend + grid + body
+            "comparison", id_prefix, _WIDTH, y - 10, labels, defs, legend + body
         ),
         table=TableData(
             caption=_clean(labels.title),
@@ -868,9 +951,9 @@ def change_chart(
         [(hollow, labels.previous), (filled, labels.current)], 0, _WIDTH
     )
     x0, x1 = 44.0, _WIDTH - 44.0
-    top = y + 16
-    y = top + 12
-    body, table_rows = "", []
+    body = _ticks(x0, x1, y + 16, labels)
+    y += 28
+    table_rows = []
     for row in rows:
         before, before_text = _figure(row.previous, labels)
         after, after_text = _figure(row.current, labels)
@@ -892,16 +975,14 @@ def change_chart(
             cls="withheld" if change is None else None,
         )
         y = next_y + 4
+        body += _gridlines(x0, x1, y, y + 24)
         body += _dumbbell(
             before, before_text, after, after_text, x0, x1, y + 12, labels, id_prefix
         )
         y += 24 + 14
         table_rows.append((_clean(row.label), before_text, after_text, change_text))
-    grid = _grid(x0, x1, top, y - 14, labels)
     return Svg(
-        markup=_root(
-            "change", id_prefix, _WIDTH, y - 10, labels, defs, legend + grid + body
-        ),
+        markup=_root("change", id_prefix, _WIDTH, y - 10, labels, defs, legend + body),
         table=TableData(
             caption=_clean(labels.title),
             headers=tuple(
@@ -957,6 +1038,12 @@ def _dumbbell(
             stroke=_INK,
             stroke_width=2,
         )
+        markup += _backing(
+            at(before) + (-11 if left else 11),
+            cy + 4.5,
+            before_text,
+            anchor="end" if left else "start",
+        )
         markup += _text(
             at(before) + (-11 if left else 11),
             cy + 4.5,
@@ -968,6 +1055,13 @@ def _dumbbell(
     if after is not None:
         right = before is None or after >= before
         markup += _el("circle", cx=at(after), cy=cy, r=7, fill=_GROUP_FILL)
+        markup += _backing(
+            at(after) + (11 if right else -11),
+            cy + 4.5,
+            after_text,
+            bold=True,
+            anchor="start" if right else "end",
+        )
         markup += _text(
             at(after) + (11 if right else -11),
             cy + 4.5,
@@ -983,6 +1077,12 @@ def _dumbbell(
 _GAP_FILLS = ("#B34700", "#FBE0C8", "#F2F2F2", "#DCEAF7", "#0B4F8A")
 
 
+#: The gaps table's least row height, least and most label column and cell widths.
+_GAP_ROW = 48.0
+_GAP_LEFT = (120.0, 240.0, 280.0)
+_GAP_COLUMN = (104.0, 180.0)
+
+
 @dataclass(frozen=True)
 class _GapGrid:
     """Geometry and banding of the equity gaps table."""
@@ -991,9 +1091,10 @@ class _GapGrid:
     columns: int
     notable: int
     large: int
-    left: float = 160.0
-    column: float = 104.0
-    height: float = 48.0
+    #: Width of the row label column, from the labels' measured width
+    left: float
+    #: Width of each scale's column, from its header words and cell texts
+    column: float
 
     @property
     def width(self) -> float:
@@ -1019,6 +1120,29 @@ class _GapGrid:
         )
 
 
+def _gap_left(row_labels: Sequence[str]) -> float:
+    """Size the label column: one line for labels up to 240 units, then wrap.
+
+    The column always holds the longest word of any label (up to 280 units), so
+    names such as "Unión de Estudiantes Negros" wrap between words, never in one.
+    """
+    low, wrap_at, high = _GAP_LEFT
+    widest = max(_text_width(t, _FONT, bold=True) for t in row_labels)
+    word = _widest_word(row_labels, _FONT, bold=True)
+    return max(low, min(max(min(widest, wrap_at), word), high) + 12)
+
+
+def _gap_column(headers: Sequence[str], cells: Sequence[str], withheld: str) -> float:
+    """Size the scale columns to hold every header word and every cell's text."""
+    low, high = _GAP_COLUMN
+    needed = max(
+        _widest_word(headers, _SMALL, bold=True) + 10,
+        max((_text_width(t, _SMALL) for t in cells), default=0.0) + 14,
+        _text_width(withheld, _SMALL, bold=True) + 18,
+    )
+    return max(low, min(needed, high))
+
+
 # A cell: the figure, its text, the gap to the school and how the gap reads.
 _Cell = tuple[int | None, str, int | None, str]
 
@@ -1031,15 +1155,20 @@ def _gap_row(
     labels: ChartLabels,
     *,
     reference: bool,
-) -> str:
-    """Draw one row of the gaps table: its label, then a shaded cell per scale."""
-    lines = _wrap(_clean(label), grid.left - 10, _FONT, bold=True, max_lines=2)
-    first = y + grid.height / 2 + 5 - (len(lines) - 1) * _LINE / 2
+) -> tuple[str, float]:
+    """Draw one row of the gaps table: its label, then a shaded cell per scale.
+
+    :return: the markup and the row's height (taller when the label wraps)
+    """
+    lines = _wrap(_clean(label), grid.left - 12, _FONT, bold=True, max_lines=_MAX_LINES)
+    height = max(_GAP_ROW, len(lines) * _LINE + 14)
+    first = y + height / 2 + 5 - (len(lines) - 1) * _LINE / 2
     markup = "".join(
         _text(0, first + i * _LINE, line, bold=True) for i, line in enumerate(lines)
     )
+    middle_y = y + height / 2
     for i, (number, text, gap, gap_text) in enumerate(cells):
-        x, w, h = grid.left + grid.column * i + 2, grid.column - 4, grid.height - 4
+        x, w, h = grid.left + grid.column * i + 2, grid.column - 4, height - 4
         if number is None:
             markup += _withheld_bar(x, y + 2, w, h, labels, grid.prefix)
             continue
@@ -1056,19 +1185,23 @@ def _gap_row(
         )
         middle = x + w / 2
         if reference:
-            markup += _text(middle, y + 29, text, bold=True, anchor="middle", fill=ink)
+            markup += _text(
+                middle, middle_y + 5, text, bold=True, anchor="middle", fill=ink
+            )
             continue
-        markup += _text(middle, y + 22, text, bold=True, anchor="middle", fill=ink)
+        markup += _text(
+            middle, middle_y - 2, text, bold=True, anchor="middle", fill=ink
+        )
         markup += _text(
             middle,
-            y + 39,
+            middle_y + 15,
             _fit(gap_text, w - 6, _SMALL, False),
             size=_SMALL,
             anchor="middle",
             fill=ink,
             cls="withheld" if gap is None else None,
         )
-    return markup
+    return markup, height
 
 
 def gap_table_chart(
@@ -1085,8 +1218,10 @@ def gap_table_chart(
 
     Each cell prints the group's % favorable and its gap in points; the shade
     repeats the gap's sign and size (blue above the school, orange below), so
-    colour adds emphasis but carries nothing the numbers do not. The table is
-    wider than the other charts (104 units per scale): on a phone, show its
+    colour adds emphasis but carries nothing the numbers do not. The label column
+    and the scale columns are sized from the measured text (104 to 180 units per
+    scale), so labels and headers are drawn whole; rows grow when a label wraps.
+    The table is wider than the other charts: on a phone, show its
     :class:`TableData` instead.
 
     :param rows: one per group
@@ -1109,36 +1244,8 @@ def gap_table_chart(
             )
     if not 0 < notable < large:
         raise ValueError("need 0 < notable < large")
-    grid = _GapGrid(id_prefix, len(columns), notable, large)
-    headers = [
-        _wrap(_clean(c), grid.column - 4, _SMALL, bold=True, max_lines=3)
-        for c in columns
-    ]
-    y = max(len(lines) for lines in headers) * 16 + 8
-    body = ""
-    for i, lines in enumerate(headers):
-        cx = grid.left + grid.column * i + grid.column / 2
-        for j, line in enumerate(lines):
-            baseline = y - 8 - (len(lines) - 1 - j) * 16
-            body += _text(cx, baseline, line, size=_SMALL, bold=True, anchor="middle")
     reference = [_figure(p, labels) for p in school]
-    body += _gap_row(
-        grid,
-        labels.whole_school,
-        [(n, t, None, "") for n, t in reference],
-        y,
-        labels,
-        reference=True,
-    )
-    y += grid.height + 2
-    body += _el(
-        "path",
-        d=f"M0,{_number(y)} H{_number(grid.width)}",
-        stroke=_INK,
-        stroke_width=1.5,
-    )
-    y += 4
-    table_rows = [(_clean(labels.whole_school), *(t for _, t in reference))]
+    groups: list[list[_Cell]] = []
     for row in rows:
         cells: list[_Cell] = []
         for figure, base, (base_number, _) in zip(
@@ -1148,8 +1255,58 @@ def gap_table_chart(
             gap = _difference(number, base_number)
             coded = _is_coded(figure) or _is_coded(base)
             cells.append((number, text, gap, _points(gap, labels, approximate=coded)))
-        body += _gap_row(grid, row.label, cells, y, labels, reference=False)
-        y += grid.height
+        groups.append(cells)
+    column_names = [_clean(c) for c in columns]
+    grid = _GapGrid(
+        id_prefix,
+        len(columns),
+        notable,
+        large,
+        left=_gap_left([_clean(labels.whole_school), *(_clean(r.label) for r in rows)]),
+        column=_gap_column(
+            column_names,
+            [
+                t
+                for cells in groups
+                for _, t, _, gap_text in cells
+                for t in (t, gap_text)
+            ],
+            _clean(labels.withheld),
+        ),
+    )
+    headers = [
+        _wrap(c, grid.column - 8, _SMALL, bold=True, max_lines=_MAX_LINES)
+        for c in column_names
+    ]
+    y = max(len(lines) for lines in headers) * 16 + 8
+    body = ""
+    for i, lines in enumerate(headers):
+        cx = grid.left + grid.column * i + grid.column / 2
+        for j, line in enumerate(lines):
+            baseline = y - 8 - (len(lines) - 1 - j) * 16
+            body += _text(cx, baseline, line, size=_SMALL, bold=True, anchor="middle")
+    markup, height = _gap_row(
+        grid,
+        labels.whole_school,
+        [(n, t, None, "") for n, t in reference],
+        y,
+        labels,
+        reference=True,
+    )
+    body += markup
+    y += height + 2
+    body += _el(
+        "path",
+        d=f"M0,{_number(y)} H{_number(grid.width)}",
+        stroke=_INK,
+        stroke_width=1.5,
+    )
+    y += 4
+    table_rows = [(_clean(labels.whole_school), *(t for _, t in reference))]
+    for row, cells in zip(rows, groups, strict=True):
+        markup, height = _gap_row(grid, row.label, cells, y, labels, reference=False)
+        body += markup
+        y += height
         table_rows.append(
             (
                 _clean(row.label),
@@ -1186,7 +1343,7 @@ def gap_table_chart(
         ),
         table=TableData(
             caption=_clean(labels.title),
-            headers=(_clean(labels.category), *(_clean(c) for c in columns)),
+            headers=(_clean(labels.category), *column_names),
             rows=tuple(table_rows),
         ),
     )

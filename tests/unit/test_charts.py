@@ -147,17 +147,21 @@ def test_chart_is_well_formed_scalable_svg_1_1(draw):
 
 
 @every_chart
-def test_chart_has_its_natural_size_and_no_style_attribute(draw):
+def test_chart_has_its_natural_size_in_em_and_no_style_attribute(draw):
     """A ``style`` attribute is inline CSS, which the pages' CSP blocks outright.
 
-    The size the chart is drawn at goes in width/height instead (1.2 px per unit,
-    the same aspect as the viewBox); the page's stylesheet lets it shrink.
+    The size the chart is drawn at goes in width/height instead, in em of the text
+    around it (16 units per em, the same aspect as the viewBox), so chart words
+    keep one size relative to the page's in a browser and in the PDF alike; the
+    page's stylesheet lets it shrink.
     """
     root = parse(draw())
     assert not [e.tag for e in root.iter() if "style" in e.attrib]
     _, _, view_width, view_height = map(float, root.get("viewBox").split())
-    assert float(root.get("width")) == pytest.approx(view_width * 1.2, abs=0.1)
-    assert float(root.get("height")) == pytest.approx(view_height * 1.2, abs=0.1)
+    width, height = root.get("width"), root.get("height")
+    assert width.endswith("em") and height.endswith("em")
+    assert float(width[:-2]) == pytest.approx(view_width / 16, abs=0.001)
+    assert float(height[:-2]) == pytest.approx(view_height / 16, abs=0.001)
 
 
 @every_chart
@@ -496,7 +500,7 @@ def test_coded_figure_prints_its_text_and_draws_its_value():
     )
     assert ">95%" in texts(svg)
     assert "&gt;95%" in str(svg.markup)
-    bars = [r for r in parse(svg).iter(f"{NS}rect") if r.get("height") == "18"]
+    bars = [r for r in parse(svg).iter(f"{NS}rect") if r.get("height") == "15"]
     assert [float(r.get("width")) for r in bars] == pytest.approx(
         [312 * 0.88, 312 * 0.95], abs=0.05
     )
@@ -603,20 +607,176 @@ def test_malformed_input_is_refused(build):
 # --- Labels that do not fit ----------------------------------------------------------
 
 
-def test_long_label_is_wrapped_then_cut_and_kept_whole_in_the_table():
+def test_long_label_is_wrapped_in_full_never_cut():
     long = "Cultural responsiveness in classrooms, clubs, sports and every school event"
     svg = favorable_comparison_chart(
         [ComparisonRow(long, 50, 40)], LABELS, id_prefix="c"
     )
     lines = [t for t in texts(svg) if t.split()[0] in long.split()]
-    assert len(lines) == 2
-    assert lines[1].endswith("…")
-    assert " ".join(lines).rstrip("…") in long
+    assert len(lines) >= 3
+    assert " ".join(lines) == long
     assert svg.table.rows[0][0] == long
+
+
+def test_absurdly_long_label_is_cut_after_eight_lines_and_kept_whole_in_the_table():
+    absurd = " ".join(["belonging"] * 200)
+    svg = change_chart([ChangeRow(absurd, 50, 40)], LABELS, id_prefix="ch")
+    lines = [t for t in texts(svg) if t.startswith("belonging")]
+    assert len(lines) == 8
+    assert lines[-1].endswith("…")
+    assert svg.table.rows[0][0] == absurd
+
+
+def test_word_wider_than_a_line_is_split_with_a_hyphen_not_cut():
+    word = "Antidisestablishmentarianism"
+    lines = charts._wrap(f"The {word} committee", 120, 15, bold=True)
+    assert len(lines) > 2
+    assert all(charts._text_width(line, 15, bold=True) <= 120 for line in lines)
+    assert "".join(line.removesuffix("-") for line in lines[1:-1]).startswith(word)
+    assert not any("…" in line for line in lines)
+
+
+GAP_CASES = {
+    "en": (
+        LABELS,
+        (
+            "Black Student Union",
+            "Students with Disabilities Committee",
+            "LGBTQ+ Students & Allies",
+        ),
+        (
+            "Sense of belonging",
+            "Adult relationships",
+            "Cultural responsiveness",
+            "Safety and respect",
+            "Student voice",
+        ),
+    ),
+    "es": (
+        replace(
+            LABELS,
+            withheld="Reservado",
+            whole_school="Toda la escuela",
+            percent="{value}\u00a0%",
+            point="{value} punto",
+            points="{value} puntos",
+        ),
+        (
+            "Unión de Estudiantes Negros",
+            "Comité de Estudiantes con Discapacidades",
+            "Alianza de Estudiantes Latinx",
+        ),
+        (
+            "Sentido de pertenencia",
+            "Relaciones con los adultos",
+            "Sensibilidad cultural",
+            "Seguridad y respeto",
+            "La voz de los estudiantes",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("labels, groups, scales", GAP_CASES.values(), ids=GAP_CASES)
+def test_gap_table_draws_every_label_and_header_whole(labels, groups, scales):
+    svg = gap_table_chart(
+        [GapRow(g, (60, 81, Coded(3, "<5\u00a0%", True), None, 55)) for g in groups],
+        labels,
+        columns=scales,
+        school=(68, 70, 52, 49, 57),
+        id_prefix="g",
+    )
+    root = parse(svg)
+    drawn = texts(svg)
+    assert not [t for t in drawn if t.endswith("…")]
+    # Every word of every row label and header is drawn whole, on one line.
+    words = {w for t in drawn for w in t.split()}
+    for name in (*groups, *scales, labels.whole_school):
+        assert set(name.split()) <= words, name
+    # Each cell's gap is written in full, even the longest ("≈ −49 points").
+    gaps = [re.fullmatch(r".+ \((.+)\)", c) for c in table_cells(svg)]
+    assert {m.group(1) for m in gaps if m} <= set(drawn)
+    assert any(t.startswith("≈") for t in drawn)
+    # Row labels stay left of the first column of cells.
+    first_cell = min(
+        float(r.get("x"))
+        for r in root.iter(f"{NS}rect")
+        if float(r.get("x", 0)) > 0 and float(r.get("height", 0)) >= 44
+    )
+    for text in root.iter(f"{NS}text"):
+        if text.get("x") == "0" and text.get("font-size") == "15":
+            width = charts._text_width("".join(text.itertext()), 15, bold=True)
+            assert width <= first_cell, "".join(text.itertext())
+
+
+def test_gap_table_grows_a_row_for_a_label_that_wraps():
+    short = parse(draw_gaps())
+    wrapped = parse(
+        gap_table_chart(
+            [GapRow(" ".join(["Committee"] * 12), (60, 81, 42))],
+            LABELS,
+            columns=SCALES,
+            school=(68, 70, 52),
+            id_prefix="g",
+        )
+    )
+    heights = [
+        max(float(r.get("height")) for r in root.iter(f"{NS}rect") if r.get("x"))
+        for root in (short, wrapped)
+    ]
+    assert heights[1] > heights[0]
 
 
 def test_label_that_fits_is_not_cut():
     assert "Belonging" in texts(draw_comparison())
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        draw_comparison(),
+        draw_change(),
+        favorable_comparison_chart(
+            [
+                ComparisonRow("Students with Disabilities Committee", None, 100),
+                ComparisonRow("Belonging", 100, 99),
+            ],
+            replace(LABELS, points="{value} puntos"),
+            id_prefix="c",
+        ),
+    ],
+    ids=["comparison", "change", "long"],
+)
+def test_grid_lines_cross_no_row_label_and_no_difference(svg):
+    root = parse(svg)
+    lines = []
+    for path in root.iter(f"{NS}path"):
+        if path.get("stroke") == GRID:
+            x, top, bottom = map(float, re.findall(r"[\d.]+", path.get("d")))
+            lines.append((x, top, bottom))
+    assert len(lines) >= 10
+    # Row labels and differences are the 15-unit texts; a line's extent in y must
+    # miss every one of them (from the top of its capitals to its descenders).
+    big = [t for t in root.iter(f"{NS}text") if t.get("font-size") == "15"]
+    assert len(big) >= 4
+    for text in big:
+        baseline = float(text.get("y"))
+        for _, top, bottom in lines:
+            assert bottom < baseline - 12 or top > baseline + 4, "".join(
+                text.itertext()
+            )
+    # Small value labels next to a mark sit on white where a line could pass.
+    backed = {
+        (float(r.get("y")), float(r.get("height")))
+        for r in root.iter(f"{NS}rect")
+        if r.get("fill") == "#FFFFFF"
+    }
+    for text in root.iter(f"{NS}text"):
+        content = "".join(text.itertext())
+        if text.get("font-size") == "13" and content.endswith("%") and len(content) < 5:
+            baseline = float(text.get("y"))
+            if baseline > min(top for _, top, _ in lines):  # not a tick label
+                assert any(y < baseline <= y + h for y, h in backed), content
 
 
 # --- Colour ---------------------------------------------------------------------------
