@@ -6,6 +6,7 @@ Every address here is on the loopback interface; every loop is bounded.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -322,5 +323,5 @@ class LiveStudent:
                 fields.update(answers, action="submit" if last else "next")
                 status, page = self._send(f"/s/{self.token}/answers", fields)
             return status == 303 and "/thanks" in page
-        except OSError:
+        except (OSError, http.client.HTTPException):  # reset, or cut mid-body
             return False
