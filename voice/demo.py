@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import yaml
 from flask import current_app
 
-from voice import operations, publishing, results
+from voice import findings, operations, publishing, release_themes, results
 from voice.accounts import hash_password
 from voice.ballots import hash_code
 from voice.extensions import db
@@ -26,7 +26,12 @@ from voice.instruments import Instrument, clean_answers, load_library
 from voice.models import (
     AccessMode,
     AffinityGroup,
+    Comment,
+    FindingKind,
     GroupMembership,
+    LeaderAnswer,
+    ModerationStatus,
+    Response,
     Role,
     School,
     StaffUser,
@@ -96,6 +101,7 @@ def load_demo() -> list[dict[str, str]]:
         logins.append({"role": role.value, "email": email, "password": DEMO_PASSWORD})
     db.session.flush()
     _load_waves(school, groups)
+    _review_latest_wave(school, groups["bsu"])
     db.session.commit()
     return logins
 
@@ -221,6 +227,73 @@ def _load_waves(school: School, groups: dict[str, AffinityGroup]) -> None:
         days=21,
     )
     _answer_wave(open_wave, climate, comments, rng, 0.3, rate=0.3)
+
+
+def _review_latest_wave(school: School, group: AffinityGroup) -> None:
+    """Walk one group through its cycle of inquiry on the latest closed wave.
+
+    The facilitator approves the comments that carry no safety flag (so themes get
+    quotes), the group shares a finding and a recommendation, and the principal
+    answers the recommendation: a newcomer sees the whole loop, not empty pages.
+    """
+    survey = db.session.scalars(
+        sa.select(Survey)
+        .where(Survey.school_id == school.id, Survey.status == SurveyStatus.closed)
+        .order_by(Survey.closes_at.desc())
+    ).first()
+    facilitator, principal = (
+        db.session.scalars(
+            sa.select(StaffUser).where(
+                StaffUser.school_id == school.id, StaffUser.role == role
+            )
+        ).first()
+        for role in (Role.facilitator, Role.leader)
+    )
+    if survey is None or facilitator is None or principal is None:
+        return
+    comments = db.session.scalars(
+        sa.select(Comment)
+        .join(Response, Comment.response_id == Response.id)
+        .where(Response.survey_id == survey.id, Response.group_id == group.id)
+    ).all()
+    for comment in comments:
+        safe = not (comment.flags or {}).get("categories")
+        status = ModerationStatus.approved if safe else ModerationStatus.hidden
+        note = "" if safe else "Passed to the counselor; not for the report."
+        findings.moderate(facilitator, survey, group, comment.id, status, note)
+    release_themes.republish(survey, actor=facilitator, reason="demo moderation")
+    finding = findings.add_finding(
+        facilitator,
+        survey,
+        group,
+        kind=FindingKind.finding,
+        text=(
+            "Fewer of us than last spring say an adult at school knows us well, "
+            "and in our listening circle most said the same two or three teachers "
+            "carry all of that."
+        ),
+    )
+    recommendation = findings.add_finding(
+        facilitator,
+        survey,
+        group,
+        kind=FindingKind.recommendation,
+        text=(
+            "Give every ninth grader an advisory teacher who stays with them for "
+            "four years, and train advisory teachers in culturally responsive "
+            "mentoring this spring."
+        ),
+        audience="Principal and counseling team",
+    )
+    for item in (finding, recommendation):
+        findings.share(facilitator, item)
+    findings.answer(
+        principal,
+        recommendation,
+        LeaderAnswer.in_progress,
+        "We will pilot four-year advisories with two teams next fall and report "
+        "back to the group in January.",
+    )
 
 
 def _create_wave(

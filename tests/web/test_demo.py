@@ -59,3 +59,23 @@ def test_demo_logins_work(runner, client):
         },
     )
     assert response.status_code == 302
+
+
+def test_demo_shows_a_whole_cycle_of_inquiry(runner, db):
+    """A newcomer finds quotes, shared items and a leader's answer, not empty pages."""
+    from voice import results
+    from voice.models import Comment, Finding, LeaderAnswer, ModerationStatus
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    approved = db.session.scalars(
+        sa.select(Comment).where(Comment.moderation == ModerationStatus.approved)
+    ).all()
+    assert approved
+    assert not any((c.flags or {}).get("categories") for c in approved)
+    shared = db.session.scalars(
+        sa.select(Finding).where(Finding.shared_at.is_not(None))
+    ).all()
+    assert {f.kind.value for f in shared} == {"finding", "recommendation"}
+    assert any(f.leader_answer is LeaderAnswer.in_progress for f in shared)
+    release = results.stored_release(db.session.get(Survey, shared[0].survey_id))
+    assert any(theme.get("quotes") for theme in release.themes)
