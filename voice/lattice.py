@@ -101,6 +101,8 @@ _POPULATION_WEIGHT = {SCHOOL: 40, GROUP: 30, DIMENSION: 20, GROUP_DIMENSION: 10}
 # withholding an option costs a reader less than losing the whole row.
 _FIGURE_WEIGHT = {"p": 9, "n": 8, "answers": 8, "fav": 6, "sum": 5}
 _OPTION_WEIGHT = 3
+# Added to the priority of published participation within a measure's joint block.
+_PARTICIPATION_FIRST = 1000
 _SCALE_LABELS = (
     Label("1 (least favorable)", "1 (menos favorable)"),
     Label("2", "2"),
@@ -556,76 +558,67 @@ class _Protected:
 def _protect(
     participation: _Builder, measures: Sequence[tuple[str, _Builder]], k: int
 ) -> _Protected:
-    """Protect every block, audit each with participation, repair until all pass.
+    """Protect participation, then each measure jointly with it; withhold the union.
 
-    Each measure block is audited together with the participation block, its cell
-    totals tied to the participation microcells, so what published participation
-    says about a block is in its audit. An exposure withholds, in its block, every
-    figure of the exposed population and that population's participation; only the
-    blocks that changed are protected and audited again. The withheld sets only
-    grow, so the loop ends.
+    Participation is protected on its own first. Each measure block is then
+    protected and audited together with the participation block, its cell totals
+    tied to the participation microcells, so what published participation says about
+    a measure is in its audit: participation already withheld stays withheld, the
+    rest is visited first and priced high, so the measure's own figures absorb the
+    suppression. A measure may still have to withhold a participation figure; the
+    release withholds the union of all of them. That is sound because withholding
+    more only widens an attacker's intervals: every measure's audit ran with at least
+    as much participation published as the release shows.
 
-    :raises voice.privacy.ProtectionError: if an exposure cannot be repaired
+    :raises voice.privacy.ProtectionError: if some figure cannot be protected
     """
+    first = privacy.protect([_block(participation)], k=k)
+    withheld: dict[str, str] = dict(first.withheld)
+    audits = [first.audit]
+    rounds = first.rounds
+    for _, builder in measures:
+        protection = privacy.protect(
+            [_measure_block(participation, builder, first.withheld.keys())], k=k
+        )
+        withheld.update(protection.withheld)
+        audits.append(protection.audit)
+        rounds = max(rounds, protection.rounds)
     builders = [participation, *(builder for _, builder in measures)]
-    stars = [_block(participation)] + [
-        _joint_block(participation, [builder]) for builder in builders[1:]
-    ]
     small = {f.key for builder in builders for f in builder.figures if f.n < k}
-    forced: list[set[str]] = [set() for _ in builders]
-    withheld: list[Mapping[str, str]] = [{} for _ in builders]
-    audits: list[privacy.AuditResult | None] = [None for _ in builders]
-    dirty = set(range(len(builders)))
-    lp_solves = rounds = 0
-    while dirty:
-        for number in sorted(dirty):
-            block = _block(builders[number], forced=frozenset(forced[number]))
-            protection = privacy.protect([block], k=k)
-            withheld[number] = protection.withheld
-            lp_solves += protection.audit.lp_solves
-            rounds = max(rounds, protection.rounds)
-        recheck = range(1, len(builders)) if 0 in dirty else sorted(dirty)
-        before = [set(keys) for keys in forced]
-        for number in recheck:
-            result = privacy.audit(stars[number], {**withheld[0], **withheld[number]})
-            lp_solves += result.lp_solves
-            audits[number] = result
-            for key in result.exposed:
-                # A remainder is broken by withholding its smaller population.
-                population = key.split("#", 1)[0].split("~")[-1]
-                forced[0].add(_participation_key(population))
-                forced[number].update(
-                    f.key
-                    for f in builders[number].figures
-                    if f.key.startswith(f"{population}#")
-                )
-            if not result.passed and forced[number] == before[number]:
-                # Nothing left to withhold by population: protect the pair as one.
-                joint = _block_forced(
-                    stars[number], {**withheld[0], **withheld[number]}
-                )
-                again = privacy.protect([joint], k=k)
-                lp_solves += again.audit.lp_solves
-                owned = {f.key for f in builders[number].figures}
-                for key in again.withheld:
-                    forced[number if key in owned else 0].add(key)
-        dirty = {n for n, keys in enumerate(forced) if keys != before[n]}
     reasons = {
         key: privacy.SMALL if key in small else privacy.COMPLEMENTARY
-        for keys in withheld
-        for key in keys
+        for key in withheld
     }
-    results = [a for a in audits[1:] if a is not None]
-    gaps = [a.narrowest_gap for a in results if a.narrowest_gap is not None]
+    gaps = [a.narrowest_gap for a in audits if a.narrowest_gap is not None]
     summary = privacy.AuditResult(
-        passed=all(a.passed for a in results),
-        checked=sum(a.checked for a in results),
-        lp_solves=lp_solves,
+        passed=all(a.passed for a in audits),
+        checked=sum(a.checked for a in audits),
+        lp_solves=sum(a.lp_solves for a in audits),
         narrowest_gap=min(gaps) if gaps else None,
         exposed=(),
     )
     figures = sum(len(builder.figures) for builder in builders)
     return _protected(reasons, summary, figures, rounds, len(builders))
+
+
+def _measure_block(
+    participation: _Builder, measure: _Builder, withheld: Collection[str]
+) -> privacy.Block:
+    """Join a measure to participation, whose withheld figures stay withheld.
+
+    Published participation figures go first in the search for complements and are
+    priced high in repairs, so a measure withholds one only when nothing else works.
+    """
+    owned = {f.key for f in participation.figures}
+
+    def adjust(figure: privacy.Figure) -> privacy.Figure:
+        if figure.key in withheld:
+            return replace(figure, primary=True)
+        if figure.key in owned:
+            return replace(figure, priority=figure.priority + _PARTICIPATION_FIRST)
+        return figure
+
+    return _joint_block(participation, [measure], adjust)
 
 
 def _protected(
@@ -653,18 +646,15 @@ def _protected(
     )
 
 
-def _block_forced(block: privacy.Block, withheld: Collection[str]) -> privacy.Block:
-    """Return ``block`` with every figure in ``withheld`` forced to be withheld."""
-    figures = tuple(
-        replace(f, primary=True) if f.key in withheld else f for f in block.figures
-    )
-    return replace(block, figures=figures)
-
-
 def _joint_block(
-    participation: _Builder, measures: Sequence[_Builder]
+    participation: _Builder,
+    measures: Sequence[_Builder],
+    adjust: Callable[[privacy.Figure], privacy.Figure] = lambda figure: figure,
 ) -> privacy.Block:
-    """Join every block into one system, each block's cell totals tied to participation."""
+    """Join every block into one system, each block's cell totals tied to participation.
+
+    :param adjust: applied to each figure as it is joined (to force or reprice it)
+    """
     figures = list(participation.figures)
     values = dict(participation.values)
     identities = list(participation.identities)
@@ -677,7 +667,9 @@ def _joint_block(
             _add(link, participation.totals[cell], -1.0)
             identities.append(link)
     return privacy.Block(
-        figures=tuple(figures), values=values, identities=tuple(identities)
+        figures=tuple(map(adjust, figures)),
+        values=values,
+        identities=tuple(identities),
     )
 
 
