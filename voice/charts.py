@@ -1079,7 +1079,9 @@ _GAP_FILLS = ("#B34700", "#FBE0C8", "#F2F2F2", "#DCEAF7", "#0B4F8A")
 
 #: The gaps table's least row height, least and most label column and cell widths.
 _GAP_ROW = 48.0
-_GAP_LEFT = (120.0, 240.0, 280.0)
+_GAP_LEFT = (120.0, 300.0)
+#: Width the gaps table may take before it is shrunk on a letter page (48 em).
+_GAP_FIT = 760.0
 _GAP_COLUMN = (104.0, 180.0)
 
 
@@ -1120,13 +1122,15 @@ class _GapGrid:
         )
 
 
-def _gap_left(row_labels: Sequence[str]) -> float:
-    """Size the label column: one line for labels up to 240 units, then wrap.
+def _gap_left(row_labels: Sequence[str], room: float) -> float:
+    """Size the label column: labels on one line if the room the scale columns
+    leave allows it (at least 160 units), wrapped between words otherwise.
 
-    The column always holds the longest word of any label (up to 280 units), so
-    names such as "Unión de Estudiantes Negros" wrap between words, never in one.
+    The column always holds the longest word of any label (up to 300 units), so
+    names such as "Unión de Estudiantes Negros" never break inside a word.
     """
-    low, wrap_at, high = _GAP_LEFT
+    low, high = _GAP_LEFT
+    wrap_at = max(160.0, min(room - 12, high))
     widest = max(_text_width(t, _FONT, bold=True) for t in row_labels)
     word = _widest_word(row_labels, _FONT, bold=True)
     return max(low, min(max(min(widest, wrap_at), word), high) + 12)
@@ -1257,22 +1261,19 @@ def gap_table_chart(
             cells.append((number, text, gap, _points(gap, labels, approximate=coded)))
         groups.append(cells)
     column_names = [_clean(c) for c in columns]
+    column = _gap_column(
+        column_names,
+        [t for cells in groups for _, t, _, gap_text in cells for t in (t, gap_text)],
+        _clean(labels.withheld),
+    )
+    row_labels = [_clean(labels.whole_school), *(_clean(r.label) for r in rows)]
     grid = _GapGrid(
         id_prefix,
         len(columns),
         notable,
         large,
-        left=_gap_left([_clean(labels.whole_school), *(_clean(r.label) for r in rows)]),
-        column=_gap_column(
-            column_names,
-            [
-                t
-                for cells in groups
-                for _, t, _, gap_text in cells
-                for t in (t, gap_text)
-            ],
-            _clean(labels.withheld),
-        ),
+        left=_gap_left(row_labels, _GAP_FIT - column * len(columns)),
+        column=column,
     )
     headers = [
         _wrap(c, grid.column - 8, _SMALL, bold=True, max_lines=_MAX_LINES)
