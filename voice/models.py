@@ -266,6 +266,14 @@ class Survey(db.Model):
         back_populates="survey", cascade="all, delete-orphan"
     )
 
+    def display_title(self, lang: str) -> str:
+        """Return the title in ``lang``: the instrument's own translation while the
+        admin kept the instrument's title, else the title the admin typed."""
+        titles = (self.instrument_snapshot or {}).get("title") or {}
+        if isinstance(titles, dict) and self.title == titles.get("en"):
+            return titles.get(lang) or self.title
+        return self.title
+
     def __repr__(self) -> str:
         return f"<Survey {self.id} {self.slug} {self.status.value}>"
 
