@@ -17,13 +17,14 @@ from flask import abort, current_app
 from flask_login import current_user
 
 from voice.extensions import db
-from voice.models import Role, StaffUser
+from voice.models import AffinityGroup, Role, StaffUser, Survey, SurveyAudience
 
 # The scope itself is domain logic; it is re-exported here for the views.
 from voice.scope import SCHOOL_ROLES, group_scope, school_scope, schools_in_scope
 
 __all__ = [
     "SCHOOL_ROLES",
+    "audience_group_or_404",
     "group_scope",
     "role_required",
     "school_scope",
@@ -75,3 +76,19 @@ def scoped_or_404(model: type[M], ident: int, user: StaffUser | None = None) -> 
     if row is None:
         abort(404)
     return row
+
+
+def audience_group_or_404(survey: Survey, group_id: int) -> AffinityGroup:
+    """Load a group the wave went to and the reader may see, else 404."""
+    group = db.session.scalar(
+        sa.select(AffinityGroup)
+        .join(SurveyAudience, SurveyAudience.group_id == AffinityGroup.id)
+        .where(
+            AffinityGroup.id == group_id,
+            SurveyAudience.survey_id == survey.id,
+            AffinityGroup.id.in_(group_scope(current_user)),
+        )
+    )
+    if group is None:
+        abort(404)
+    return group

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import io
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, send_file
 from flask_login import current_user
 
 from voice import audit, report_service, reports
 from voice.extensions import db
 from voice.i18n import select_language
-from voice.models import AffinityGroup, Role, Survey, SurveyAudience, SurveyStatus
-from voice.web.access import group_scope, role_required, scoped_or_404
+from voice.models import AffinityGroup, Role, Survey, SurveyStatus
+from voice.web.access import (
+    audience_group_or_404,
+    role_required,
+    scoped_or_404,
+)
 
 bp = Blueprint("reports", __name__, url_prefix="/review")
 
@@ -31,22 +34,6 @@ def _closed_survey_or_404(survey_id: int) -> Survey:
     if survey.status is not SurveyStatus.closed:
         abort(404)
     return survey
-
-
-def _group_or_404(survey: Survey, group_id: int) -> AffinityGroup:
-    """Load a group the wave went to and the reader may see, else 404."""
-    group = db.session.scalar(
-        sa.select(AffinityGroup)
-        .join(SurveyAudience, SurveyAudience.group_id == AffinityGroup.id)
-        .where(
-            AffinityGroup.id == group_id,
-            SurveyAudience.survey_id == survey.id,
-            AffinityGroup.id.in_(group_scope(current_user)),
-        )
-    )
-    if group is None:
-        abort(404)
-    return group
 
 
 def _pdf_response(survey: Survey, group: AffinityGroup | None):
@@ -86,4 +73,4 @@ def school_summary(survey_id: int):
 def group_summary(survey_id: int, group_id: int):
     """Download one group's summary of a wave as a PDF."""
     survey = _closed_survey_or_404(survey_id)
-    return _pdf_response(survey, _group_or_404(survey, group_id))
+    return _pdf_response(survey, audience_group_or_404(survey, group_id))

@@ -58,6 +58,7 @@ from voice.release import (
 from voice.web import review_figures as figures
 from voice.web.access import (
     SCHOOL_ROLES,
+    audience_group_or_404,
     group_scope,
     role_required,
     school_scope,
@@ -152,22 +153,6 @@ def _survey_or_404(survey_id: int) -> Survey:
     if survey.status is SurveyStatus.draft and current_user.role is not Role.admin:
         abort(404)
     return survey
-
-
-def _group_or_404(survey: Survey, group_id: int) -> AffinityGroup:
-    """Load a group the survey went to and the reader may see, else 404."""
-    group = db.session.scalar(
-        sa.select(AffinityGroup)
-        .join(SurveyAudience, SurveyAudience.group_id == AffinityGroup.id)
-        .where(
-            AffinityGroup.id == group_id,
-            SurveyAudience.survey_id == survey.id,
-            AffinityGroup.id.in_(group_scope(current_user)),
-        )
-    )
-    if group is None:
-        abort(404)
-    return group
 
 
 def _finding_or_404(
@@ -299,7 +284,7 @@ def survey_list():
 def workspace(survey_id: int, group_id: int):
     """Show one group's results for one wave, then its findings and recommendations."""
     survey = _survey_or_404(survey_id)
-    group = _group_or_404(survey, group_id)
+    group = audience_group_or_404(survey, group_id)
     lang = select_language()
     release = _release_or_none(survey)
     if release is None:
@@ -380,7 +365,7 @@ def _render_workspace(
 def add_finding(survey_id: int, group_id: int):
     """Save a draft finding or recommendation for the group."""
     survey = _survey_or_404(survey_id)
-    group = _group_or_404(survey, group_id)
+    group = audience_group_or_404(survey, group_id)
     release = _release_or_none(survey)
     if release is None:
         abort(404)
@@ -414,7 +399,7 @@ def add_finding(survey_id: int, group_id: int):
 def change_finding(survey_id: int, group_id: int, finding_id: int):
     """Share a draft with leadership, or delete it."""
     survey = _survey_or_404(survey_id)
-    group = _group_or_404(survey, group_id)
+    group = audience_group_or_404(survey, group_id)
     finding = _finding_or_404(survey, finding_id, group.id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -445,7 +430,7 @@ def change_finding(survey_id: int, group_id: int, finding_id: int):
 def moderation(survey_id: int, group_id: int):
     """Let a facilitator approve or hide each comment before reviewers see it."""
     survey = _survey_or_404(survey_id)
-    group = _group_or_404(survey, group_id)
+    group = audience_group_or_404(survey, group_id)
     release = _release_or_none(survey)
     # Comments of an unreleased group are shown to nobody, moderators included
     # (DESIGN invariant 3): a handful of comments could identify their writers.

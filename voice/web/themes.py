@@ -9,7 +9,6 @@ version with the same figures (DESIGN invariant 2) and is audited (invariant 5).
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -24,11 +23,14 @@ from voice.models import (
     Role,
     StaffUser,
     Survey,
-    SurveyAudience,
     SurveyStatus,
 )
 from voice.release import GROUP, ProtectedRelease
-from voice.web.access import group_scope, role_required, scoped_or_404
+from voice.web.access import (
+    audience_group_or_404,
+    role_required,
+    scoped_or_404,
+)
 
 bp = Blueprint("themes", __name__, url_prefix="/review")
 
@@ -70,16 +72,8 @@ def theme_panel(
 def _wave_and_group(survey_id: int, group_id: int) -> tuple[Survey, AffinityGroup]:
     """Load a closed wave and one of its groups in the reader's scope, else 404."""
     survey = scoped_or_404(Survey, survey_id)
-    group = db.session.scalar(
-        sa.select(AffinityGroup)
-        .join(SurveyAudience, SurveyAudience.group_id == AffinityGroup.id)
-        .where(
-            AffinityGroup.id == group_id,
-            SurveyAudience.survey_id == survey.id,
-            AffinityGroup.id.in_(group_scope(current_user)),
-        )
-    )
-    if group is None or survey.status is not SurveyStatus.closed:
+    group = audience_group_or_404(survey, group_id)
+    if survey.status is not SurveyStatus.closed:
         abort(404)
     if results.stored_release(survey) is None:
         abort(404)
