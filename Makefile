@@ -28,7 +28,7 @@ run: install
 
 ## Run the whole test suite (SQLite; PostgreSQL too when VOICE_TEST_DATABASE_URL is set).
 test: install
-	$(BIN)/python -m pytest -n 2
+	VOICE_TEST_DATABASE_URL= $(BIN)/python -m pytest -n 2
 	@if [ -n "$$VOICE_TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; fi
 
 ## The database-touching tests again, on PostgreSQL.
