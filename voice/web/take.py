@@ -406,8 +406,8 @@ _LINK_QUERY = (
         SurveyAudience.token,
         SurveyAudience.survey_id,
         SurveyAudience.group_id,
-        AffinityGroup.name,
-        AffinityGroup.name_es,
+        AffinityGroup.name.label("group_name"),
+        AffinityGroup.name_es.label("group_name_es"),
         Survey.status,
         Survey.opens_at,
         Survey.closes_at,
@@ -415,9 +415,9 @@ _LINK_QUERY = (
         Survey.languages,
         Survey.min_cell,
         Survey.wave_label,
-        School.name,
+        School.name.label("school_name"),
         School.support_resources,
-        sa.cast(Survey.instrument_snapshot, sa.Text),
+        sa.cast(Survey.instrument_snapshot, sa.Text).label("snapshot"),
     )
     .join(Survey, Survey.id == SurveyAudience.survey_id)
     .join(School, School.id == Survey.school_id)
@@ -434,12 +434,28 @@ def _audience(token: str) -> tuple[SurveyLink, str]:
     row = db.session.execute(_LINK_QUERY, {"token": token[:64]}).first()
     if row is None:
         raise Unavailable("unknown_link", 404)
-    (link_id, link_token, survey_id, group_id, group_name, group_name_es) = row[:6]
-    survey = LinkSurvey(survey_id, *row[6:10], tuple(row[10] or ()), *row[11:15])
-    link = SurveyLink(
-        link_id, link_token, survey_id, group_id, group_name, group_name_es, survey
+    survey = LinkSurvey(
+        id=row.survey_id,
+        status=row.status,
+        opens_at=row.opens_at,
+        closes_at=row.closes_at,
+        access_mode=row.access_mode,
+        languages=tuple(row.languages or ()),
+        min_cell=row.min_cell,
+        wave_label=row.wave_label,
+        school_name=row.school_name,
+        support_resources=row.support_resources,
     )
-    return link, row[15]
+    link = SurveyLink(
+        id=row.id,
+        token=row.token,
+        survey_id=row.survey_id,
+        group_id=row.group_id,
+        group_name=row.group_name,
+        group_name_es=row.group_name_es,
+        survey=survey,
+    )
+    return link, row.snapshot
 
 
 def _open_audience(token: str) -> tuple[SurveyLink, Instrument]:
