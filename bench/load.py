@@ -465,48 +465,61 @@ def run_submissions(args: argparse.Namespace) -> None:
     )
     print("|" + "---|" * 13)
     codes = args.codes_per_link if args.codes else 0
+    targets = [t for t in args.targets if not (args.codes and t == "baseline")]
     for clients in args.clients:
-        rows = {}
-        for target in args.targets:
-            if args.codes and target == "baseline":
-                continue
-            url, links = prepare(args.db, tmp, codes)
-            server = start_server(target, url, tmp / f"{target}.log")
-            try:
-                tally, elapsed = asyncio.run(
-                    drive(server.url, links, clients, duration=args.duration)
-                )
-                memory = server.worker_memory_mib()
-                load = os.getloadavg()[0]
-            finally:
-                server.stop()
-            counts = stored(url)
-            rows[target] = (tally, elapsed)
-            rate = len(tally.journeys) / elapsed
-            errors = sum(tally.errors.values())
-            print(
-                f"| {args.db} | {'codes' if args.codes else 'link'} | {clients}"
-                f" | {target} | {rate:.1f} | {percentile(tally.journeys, 0.5):.0f}"
-                f" | {percentile(tally.journeys, 0.99):.0f}"
-                f" | {percentile(tally.submits, 0.5):.0f}"
-                f" | {percentile(tally.submits, 0.99):.0f}"
-                f" | {errors}{' ' + str(tally.errors) if errors else ''}"
-                f" | {counts['responses']} ({counts['responses'] - counts['incomplete']}"
-                f" complete)"
-                f" | {statistics.median(m[0] for m in memory):.0f}"
-                f" / {statistics.median(m[1] for m in memory):.0f}"
-                f" | {load:.1f} |",
-                flush=True,
-            )
-        if "app" in rows and "baseline" in rows:
-            app, base = rows["app"], rows["baseline"]
+        pooled: dict[str, tuple[Tally, float]] = {}
+        for turn in range(args.rounds):
+            # Alternate the order, so a change in the machine's load during the
+            # run weighs on both servers alike.
+            for target in targets if turn % 2 == 0 else targets[::-1]:
+                tally, elapsed = run_one(args, tmp, codes, clients, target)
+                seen, time_so_far = pooled.get(target, (Tally(), 0.0))
+                seen.add(tally)
+                pooled[target] = (seen, time_so_far + elapsed)
+        if "app" in pooled and "baseline" in pooled:
+            app, base = pooled["app"], pooled["baseline"]
             ratio = (len(app[0].journeys) / app[1]) / (len(base[0].journeys) / base[1])
             p99 = percentile(app[0].journeys, 0.99) / percentile(base[0].journeys, 0.99)
+            rounds = f" ({args.rounds} rounds pooled)" if args.rounds > 1 else ""
             print(
-                f"|  |  | {clients} | **app/baseline** | **{ratio:.0%}** |"
+                f"|  |  | {clients} | **app/baseline**{rounds} | **{ratio:.0%}** |"
                 f"  | **{p99:.2f}x** |  |  |  |  |  |  |",
                 flush=True,
             )
+
+
+def run_one(
+    args: argparse.Namespace, tmp: Path, codes: int, clients: int, target: str
+) -> tuple[Tally, float]:
+    """Run one server on a fresh database for ``--duration``; print its row."""
+    url, links = prepare(args.db, tmp, codes)
+    server = start_server(target, url, tmp / f"{target}.log")
+    try:
+        tally, elapsed = asyncio.run(
+            drive(server.url, links, clients, duration=args.duration)
+        )
+        memory = server.worker_memory_mib()
+        load = os.getloadavg()[0]
+    finally:
+        server.stop()
+    counts = stored(url)
+    rate = len(tally.journeys) / elapsed
+    errors = sum(tally.errors.values())
+    print(
+        f"| {args.db} | {'codes' if args.codes else 'link'} | {clients}"
+        f" | {target} | {rate:.1f} | {percentile(tally.journeys, 0.5):.0f}"
+        f" | {percentile(tally.journeys, 0.99):.0f}"
+        f" | {percentile(tally.submits, 0.5):.0f}"
+        f" | {percentile(tally.submits, 0.99):.0f}"
+        f" | {errors}{' ' + str(tally.errors) if errors else ''}"
+        f" | {counts['responses']} ({counts['responses'] - counts['incomplete']}"
+        f" complete)"
+        f" | {statistics.median(m[0] for m in memory):.0f}"
+        f" / {statistics.median(m[1] for m in memory):.0f}"
+        f" | {load:.1f} |",
+        flush=True,
+    )
+    return tally, elapsed
 
 
 def run_nothing_lost(args: argparse.Namespace) -> None:
@@ -685,6 +698,9 @@ def main() -> None:
     submissions.add_argument("--duration", type=float, default=20.0)
     submissions.add_argument(
         "--targets", nargs="+", default=["app", "baseline"], choices=["app", "baseline"]
+    )
+    submissions.add_argument(
+        "--rounds", type=int, default=1, help="alternate app and baseline N times"
     )
     submissions.add_argument("--codes", action="store_true", help="ballot codes")
     submissions.add_argument("--codes-per-link", type=int, default=200)
