@@ -63,7 +63,9 @@ attacker's intervals narrower than the audit's in rare systems.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -134,7 +136,8 @@ class WaveCounts:
     participation: Mapping[tuple[str, str | None, str | None], int]
     #: (item key, *cell, option value as text) -> answers; prefer-not excluded.
     answers: Mapping[tuple[str, str, str | None, str | None, str], int]
-    #: (item key, *cell) -> distinct respondents who answered (prefer-not excluded).
+    #: (item key, *cell) -> distinct respondents who answered (prefer-not excluded);
+    #: needed for multi-choice items only (a single-choice item's are its answers).
     respondents: Mapping[tuple[str, str, str | None, str | None], int]
     #: (scale key, *cell, score as text) -> respondents whose scale score, the
     #: mean of their scored answers to its items rounded half up, is that score.
@@ -556,7 +559,10 @@ class _Protected:
 
 
 def _protect(
-    participation: _Builder, measures: Sequence[tuple[str, _Builder]], k: int
+    participation: _Builder,
+    measures: Sequence[tuple[str, _Builder]],
+    k: int,
+    workers: int = 1,
 ) -> _Protected:
     """Protect participation, then each measure jointly with it; withhold the union.
 
@@ -570,16 +576,20 @@ def _protect(
     more only widens an attacker's intervals: every measure's audit ran with at least
     as much participation published as the release shows.
 
+    The measures are independent of each other once participation is fixed, so with
+    ``workers > 1`` they are protected in that many processes.
+
     :raises voice.privacy.ProtectionError: if some figure cannot be protected
     """
     first = privacy.protect([_block(participation)], k=k)
     withheld: dict[str, str] = dict(first.withheld)
     audits = [first.audit]
     rounds = first.rounds
-    for _, builder in measures:
-        protection = privacy.protect(
-            [_measure_block(participation, builder, first.withheld.keys())], k=k
-        )
+    blocks = [
+        _measure_block(participation, builder, first.withheld.keys())
+        for _, builder in measures
+    ]
+    for protection in _protect_each(blocks, k, workers):
         withheld.update(protection.withheld)
         audits.append(protection.audit)
         rounds = max(rounds, protection.rounds)
@@ -599,6 +609,27 @@ def _protect(
     )
     figures = sum(len(builder.figures) for builder in builders)
     return _protected(reasons, summary, figures, rounds, len(builders))
+
+
+def _protect_one(block: privacy.Block, k: int) -> privacy.Protection:
+    protection = privacy.protect([block], k=k)
+    # A plain dict crosses a process boundary; a mapping proxy cannot be pickled.
+    return replace(protection, withheld=dict(protection.withheld))
+
+
+def _protect_each(
+    blocks: Sequence[privacy.Block], k: int, workers: int
+) -> Iterable[privacy.Protection]:
+    """Protect independent blocks, in ``workers`` fresh processes when above 1.
+
+    Worker processes are spawned, not forked: a forked copy of a threaded web
+    worker (or of its database connections) is not safe to use.
+    """
+    if workers <= 1 or len(blocks) < 2:
+        return [_protect_one(block, k) for block in blocks]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(blocks)), mp_context=context) as pool:
+        return list(pool.map(_protect_one, blocks, [k] * len(blocks)))
 
 
 def _measure_block(
@@ -815,6 +846,7 @@ def build_release(
     k: int,
     is_open_link: bool,
     previous: ProtectedRelease | None = None,
+    workers: int = 1,
 ) -> ProtectedRelease:
     """Build, protect, audit and code the release of one wave.
 
@@ -824,13 +856,14 @@ def build_release(
     :param k: the survey's suppression threshold (at least 5)
     :param is_open_link: whether students answered through open links
     :param previous: the release of the previous wave, for changes
+    :param workers: processes to protect the measures in (1: this one)
     :raises ValueError: if the wave was published to no group
     :raises voice.privacy.ProtectionError: if no set of withheld figures passes
     """
     if not counts.groups:
         raise ValueError("a wave needs at least one affinity group")
     lattice, participation, measures = _systems(instrument, counts, k)
-    protected = _protect(participation, measures, k)
+    protected = _protect(participation, measures, k, workers)
     value_of: dict[str, int] = _evaluate(participation.figures, participation.values)
     for _, builder in measures:
         value_of.update(_evaluate(builder.figures, builder.values))

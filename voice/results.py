@@ -11,7 +11,6 @@ While a wave is open only :func:`open_participation` is available.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -60,39 +59,78 @@ _R = Response.__table__
 _A = Answer.__table__
 
 
-def _category_of(survey_id: int, dimension: Dimension) -> sa.Subquery:
-    """Put each respondent who answered a self-id item in one category, in SQL.
+# The wave's respondents and their answers, folded once into temporary tables that
+# live only inside the closing transaction's connection: every count below is a
+# GROUP BY over them, and only those counts reach Python.
+def _temporary_tables(dimensions: int) -> tuple[sa.Table, sa.Table, sa.Table]:
+    """Return the tables of one count: people, scale scores, answer counts.
+
+    People: one row per respondent, with group and one category per self-id
+    dimension. Scale scores: one row per respondent and scale answered. Answer
+    counts: per group, category of every dimension, item and value.
+    """
+    metadata = sa.MetaData()
+    categories = [f"c{d}" for d in range(dimensions)]
+    people = sa.Table(
+        "wave_people",
+        metadata,
+        sa.Column("response_id", _R.c.id.type, primary_key=True),
+        sa.Column("group_id", sa.Integer, nullable=False),
+        *(sa.Column(name, sa.String(80)) for name in categories),
+        prefixes=["TEMPORARY"],
+    )
+    scores = sa.Table(
+        "wave_scores",
+        metadata,
+        sa.Column("response_id", _R.c.id.type),
+        sa.Column("scale", sa.String(80)),
+        sa.Column("score", sa.Integer),
+        prefixes=["TEMPORARY"],
+    )
+    answers = sa.Table(
+        "wave_answers",
+        metadata,
+        sa.Column("group_id", sa.Integer),
+        *(sa.Column(name, sa.String(80)) for name in categories),
+        sa.Column("item_key", sa.String(80)),
+        sa.Column("value", sa.String(80)),
+        sa.Column("n", sa.Integer),
+        prefixes=["TEMPORARY"],
+    )
+    return people, scores, answers
+
+
+def _categories(survey_id: int, dimensions: tuple[Dimension, ...]) -> sa.Subquery:
+    """Put each respondent in one category per self-id dimension, in one pass.
 
     Mirrors :func:`voice.instruments.categorize`: "prefer not to say" gives
-    ``not_reported``, two or more choices ``multiple``, one choice that value.
-    Respondents absent from the result skipped the item (``not_reported`` too).
+    ``not_reported``, two or more choices ``multiple``, one choice that value; a
+    respondent who skipped the item gets NULL here and ``not_reported`` later.
     """
-    declined = sa.func.max(sa.case((_A.c.choice_value == PREFER_NOT, 1), else_=0))
-    category = sa.case(
-        (declined == 1, NOT_REPORTED),
-        (sa.func.count(sa.distinct(_A.c.choice_value)) > 1, MULTIPLE),
-        else_=sa.func.min(_A.c.choice_value),
-    )
+    columns = []
+    for number, dimension in enumerate(dimensions):
+        mine = _A.c.item_key == dimension.item
+        declined = sa.func.max(
+            sa.case((sa.and_(mine, _A.c.choice_value == PREFER_NOT), 1), else_=0)
+        )
+        chosen = sa.case((mine, _A.c.choice_value), else_=None)
+        columns.append(
+            sa.case(
+                (declined == 1, NOT_REPORTED),
+                (sa.func.count(sa.distinct(chosen)) > 1, MULTIPLE),
+                else_=sa.func.min(chosen),
+            ).label(f"c{number}")
+        )
     return (
-        sa.select(_A.c.response_id, category.label("category"))
+        sa.select(_A.c.response_id, *columns)
         .join(_R, _R.c.id == _A.c.response_id)
-        .where(_R.c.survey_id == survey_id, _A.c.item_key == dimension.item)
+        .where(
+            _R.c.survey_id == survey_id,
+            _A.c.item_key.in_([d.item for d in dimensions]),
+        )
         .group_by(_A.c.response_id)
         .subquery()
     )
-
-
-def _levels(
-    survey_id: int, instrument: Instrument
-) -> Iterator[
-    tuple[Dimension | None, sa.ColumnElement[str] | None, sa.Subquery | None]
-]:
-    """Yield the whole-group level, then one level per self-id dimension."""
-    yield None, None, None
-    for dimension in instrument.dimensions:
-        category = _category_of(survey_id, dimension)
-        column = sa.func.coalesce(category.c.category, NOT_REPORTED)
-        yield dimension, column, category
 
 
 def _category_key(dimension: Dimension | None, raw: str | None) -> str | None:
@@ -102,7 +140,7 @@ def _category_key(dimension: Dimension | None, raw: str | None) -> str | None:
     return raw if raw in dimension.category_keys else NOT_REPORTED
 
 
-def _scale_scores(survey_id: int, instrument: Instrument) -> sa.Subquery | None:
+def _scale_scores(instrument: Instrument, people: sa.Table) -> sa.Select | None:
     """Give each respondent one whole-point score per scale they answered, in SQL.
 
     The score is the mean of the respondent's scored answers to the scale's items
@@ -128,22 +166,23 @@ def _scale_scores(survey_id: int, instrument: Instrument) -> sa.Subquery | None:
             scale.label("scale"),
             ((2 * total + answered) // (2 * answered)).label("score"),
         )
-        .join(_R, _R.c.id == _A.c.response_id)
-        .where(
-            _R.c.survey_id == survey_id,
-            _A.c.item_key.in_(members),
-            _A.c.numeric_value.is_not(None),
-        )
+        .join(people, people.c.response_id == _A.c.response_id)
+        .where(_A.c.item_key.in_(members), _A.c.numeric_value.is_not(None))
         .group_by(_A.c.response_id, scale)
-        .subquery()
     )
 
 
 def wave_counts(survey: Survey, instrument: Instrument) -> lattice.WaveCounts:
     """Count one wave's participation and answers per cell, all in SQL.
 
-    One pass per level (whole group, then each self-id dimension) of four
-    ``GROUP BY`` queries; only the grouped counts come back to Python.
+    Three passes over the wave's answers fill temporary tables (which live only in
+    this transaction's connection and are dropped before returning): each
+    respondent's group and self-id categories; each respondent's scale scores; and
+    answer counts per group, every category and option. Every count of every level
+    (whole group, then each self-id dimension) is then a ``GROUP BY`` over those
+    small tables; only the grouped counts come back to Python. For multi-choice
+    items, whose respondents are not the sum of their choices, distinct respondents
+    are counted per level from the answers of those items alone.
 
     :return: exact counts for :func:`voice.lattice.build_release`; never shown
     """
@@ -159,58 +198,136 @@ def wave_counts(survey: Survey, instrument: Instrument) -> lattice.WaveCounts:
         .order_by(AffinityGroup.name, AffinityGroup.id)
     ).all()
     slug_of = {row.id: row.slug for row in audience}
+    dimensions = instrument.dimensions
     closed = [
         m.key.removeprefix("item:")
         for m in lattice.measures_of(instrument)
         if m.kind == "item"
     ]
-    value = sa.func.coalesce(sa.cast(_A.c.numeric_value, sa.String), _A.c.choice_value)
-    answered = sa.and_(
-        _R.c.survey_id == survey.id,
-        _A.c.item_key.in_(closed),
-        sa.or_(_A.c.choice_value.is_(None), _A.c.choice_value != PREFER_NOT),
+    multi = [key for key in closed if instrument.item(key).type == "multi"]
+    connection = db.session.connection()
+    people, scores_table, cross = tables = _temporary_tables(len(dimensions))
+    for table in tables:
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+    try:
+        category_columns = [people.c[f"c{d}"] for d in range(len(dimensions))]
+        if dimensions:
+            found = _categories(survey.id, dimensions)
+            source = sa.select(
+                _R.c.id,
+                _R.c.group_id,
+                *(found.c[f"c{d}"] for d in range(len(dimensions))),
+            ).outerjoin(found, found.c.response_id == _R.c.id)
+        else:
+            source = sa.select(_R.c.id, _R.c.group_id)
+        connection.execute(
+            people.insert().from_select(
+                ["response_id", "group_id", *(c.name for c in category_columns)],
+                source.where(_R.c.survey_id == survey.id),
+            )
+        )
+        scores = _scale_scores(instrument, people)
+        if scores is not None:
+            connection.execute(
+                scores_table.insert().from_select(
+                    ["response_id", "scale", "score"], scores
+                )
+            )
+        value = sa.func.coalesce(
+            sa.cast(_A.c.numeric_value, sa.String), _A.c.choice_value
+        )
+        profile = [people.c.group_id, *category_columns]
+        connection.execute(
+            cross.insert().from_select(
+                [c.name for c in cross.columns],
+                sa.select(*profile, _A.c.item_key, value, sa.func.count())
+                .join(people, people.c.response_id == _A.c.response_id)
+                .where(
+                    _A.c.item_key.in_(closed),
+                    sa.or_(
+                        _A.c.choice_value.is_(None), _A.c.choice_value != PREFER_NOT
+                    ),
+                )
+                .group_by(*profile, _A.c.item_key, value),
+            )
+        )
+        counts = _level_counts(connection, instrument, tables, multi, slug_of)
+    finally:
+        for table in reversed(tables):
+            table.drop(connection, checkfirst=True)
+    return lattice.WaveCounts(
+        groups=tuple(lattice.GroupInfo(r.slug, r.name, r.name_es) for r in audience),
+        participation=dict(counts["participation"]),
+        answers=dict(counts["answers"]),
+        respondents=dict(counts["respondents"]),
+        scale_scores=dict(counts["scale_scores"]),
     )
-    distinct = sa.func.count(sa.distinct(_A.c.response_id))
-    scores = _scale_scores(survey.id, instrument)
+
+
+def _level_counts(
+    connection: sa.Connection,
+    instrument: Instrument,
+    tables: tuple[sa.Table, sa.Table, sa.Table],
+    multi: list[str],
+    slug_of: dict[int, str],
+) -> dict[str, dict[tuple, int]]:
+    """Sum the temporary tables per level: whole group, then each dimension."""
+    people, scores, cross = tables
     counts: dict[str, dict[tuple, int]] = {
         name: defaultdict(int)
         for name in ("participation", "answers", "respondents", "scale_scores")
     }
-    for dimension, category, subquery in _levels(survey.id, instrument):
-        people: sa.FromClause = _R
-        if subquery is not None:
-            people = _R.outerjoin(subquery, subquery.c.response_id == _R.c.id)
-        answers = people.join(_A, _A.c.response_id == _R.c.id)
-        cat = category if category is not None else sa.null()
-        by = [_R.c.group_id] + ([category] if category is not None else [])
+    levels: list[tuple[Dimension | None, int | None]] = [(None, None)]
+    levels += [(d, number) for number, d in enumerate(instrument.dimensions)]
+    for dimension, number in levels:
+        own = [] if number is None else [people.c[f"c{number}"]]
+        mine = [] if number is None else [cross.c[f"c{number}"]]
+        cat = own[0] if own else sa.null()
         queries = {
-            "participation": sa.select(_R.c.group_id, cat, sa.func.count())
-            .select_from(people)
-            .where(_R.c.survey_id == survey.id)
-            .group_by(*by),
+            "participation": sa.select(
+                people.c.group_id, cat, sa.func.count()
+            ).group_by(people.c.group_id, *own),
             "answers": sa.select(
-                _R.c.group_id, cat, _A.c.item_key, value, sa.func.count()
-            )
-            .select_from(answers)
-            .where(answered)
-            .group_by(*by, _A.c.item_key, value),
-            "respondents": sa.select(_R.c.group_id, cat, _A.c.item_key, distinct)
-            .select_from(answers)
-            .where(answered)
-            .group_by(*by, _A.c.item_key),
+                cross.c.group_id,
+                mine[0] if mine else sa.null(),
+                cross.c.item_key,
+                cross.c.value,
+                sa.func.sum(cross.c.n),
+            ).group_by(cross.c.group_id, *mine, cross.c.item_key, cross.c.value),
         }
-        if scores is not None:
+        if multi:
+            queries["respondents"] = (
+                sa.select(
+                    people.c.group_id,
+                    cat,
+                    _A.c.item_key,
+                    sa.func.count(sa.distinct(_A.c.response_id)),
+                )
+                .join(people, people.c.response_id == _A.c.response_id)
+                .where(
+                    _A.c.item_key.in_(multi),
+                    sa.or_(
+                        _A.c.choice_value.is_(None), _A.c.choice_value != PREFER_NOT
+                    ),
+                )
+                .group_by(people.c.group_id, *own, _A.c.item_key)
+            )
+        if instrument.scales:
             queries["scale_scores"] = (
                 sa.select(
-                    _R.c.group_id, cat, scores.c.scale, scores.c.score, sa.func.count()
+                    people.c.group_id,
+                    cat,
+                    scores.c.scale,
+                    scores.c.score,
+                    sa.func.count(),
                 )
-                .select_from(people.join(scores, scores.c.response_id == _R.c.id))
-                .where(_R.c.survey_id == survey.id)
-                .group_by(*by, scores.c.scale, scores.c.score)
+                .join(people, people.c.response_id == scores.c.response_id)
+                .group_by(people.c.group_id, *own, scores.c.scale, scores.c.score)
             )
         level = dimension.key if dimension is not None else None
         for name, query in queries.items():
-            for group_id, raw, *rest, count in db.session.execute(query):
+            for group_id, raw, *rest, count in connection.execute(query):
                 if group_id not in slug_of:
                     continue
                 cell = (slug_of[group_id], level, _category_key(dimension, raw))
@@ -220,13 +337,7 @@ def wave_counts(survey: Survey, instrument: Instrument) -> lattice.WaveCounts:
                     counts[name][(rest[0], *cell)] += count
                 else:
                     counts[name][(rest[0], *cell, str(rest[1]))] += count
-    return lattice.WaveCounts(
-        groups=tuple(lattice.GroupInfo(r.slug, r.name, r.name_es) for r in audience),
-        participation=dict(counts["participation"]),
-        answers=dict(counts["answers"]),
-        respondents=dict(counts["respondents"]),
-        scale_scores=dict(counts["scale_scores"]),
-    )
+    return counts
 
 
 def open_participation(survey: Survey) -> int:
