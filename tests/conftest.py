@@ -33,34 +33,42 @@ def _redact(url: str) -> str:
     return re.sub(r"//[^@/]*@", "//***@", url)
 
 
-def _worker_database(url: str, worker_id: str) -> str:
-    """Give each pytest-xdist worker a database of its own, created on demand."""
-    if worker_id == "master":
-        return url
-    base, name = url.rsplit("/", 1)
-    worker_name = f"{name}_{worker_id}"
+def _worker_database(url: str, name: str) -> str:
+    """Create an empty database called ``name`` on the server of ``url``."""
+    base = url.rsplit("/", 1)[0]
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        exists = connection.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": worker_name}
-        )
-        if not exists:
-            connection.execute(sa.text(f'CREATE DATABASE "{worker_name}"'))
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return f"{base}/{worker_name}"
+    return f"{base}/{name}"
+
+
+def _drop_database(url: str, name: str) -> None:
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def database_url(worker_id: str) -> Iterator[str | None]:
-    """Prepare PostgreSQL once per session; ``None`` means SQLite per test."""
+def database_url(worker_id: str, testrun_uid: str) -> Iterator[str | None]:
+    """Prepare PostgreSQL once per session; ``None`` means SQLite per test.
+
+    Each xdist worker of each test run gets a database of its own (named after the
+    run), so two suites on one server, say CI and a developer's run, never share one.
+    """
     if not PG_URL:
         yield None
         return
-    url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    server = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    name = f"{server.rsplit('/', 1)[1]}_{testrun_uid[:10]}_{worker_id}"
     try:
-        url = _worker_database(url, worker_id)
+        url = _worker_database(server, name)
     except sa.exc.OperationalError as error:
-        pytest.exit(f"VOICE_TEST_DATABASE_URL is set but unreachable: {error}", returncode=3)
+        pytest.exit(
+            f"VOICE_TEST_DATABASE_URL is set but unreachable: {error}", returncode=3
+        )
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
@@ -71,12 +79,10 @@ def database_url(worker_id: str) -> Iterator[str | None]:
         )
     import voice.models  # noqa: F401  (register the tables)
 
-    _db.metadata.drop_all(engine)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     _db.metadata.create_all(engine)
     engine.dispose()
     yield url
+    _drop_database(server, name)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,9 @@ def _upgrade_and_check(url: str, tmp_path, monkeypatch) -> None:
 
 
 def test_upgrade_from_empty_sqlite_matches_the_models(tmp_path, monkeypatch):
-    _upgrade_and_check(f"sqlite:///{tmp_path / 'migrated.sqlite3'}", tmp_path, monkeypatch)
+    _upgrade_and_check(
+        f"sqlite:///{tmp_path / 'migrated.sqlite3'}", tmp_path, monkeypatch
+    )
 
 
 @pytest.mark.postgres
@@ -56,7 +59,7 @@ def test_upgrade_from_empty_sqlite_matches_the_models(tmp_path, monkeypatch):
 def test_upgrade_from_empty_postgresql_matches_the_models(tmp_path, monkeypatch):
     url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    name = "voice_migration_test"
+    name = f"voice_migration_{uuid.uuid4().hex[:10]}"  # never shared with another run
     with admin.connect() as connection:
         connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         connection.execute(sa.text(f"CREATE DATABASE {name}"))
