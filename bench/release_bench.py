@@ -204,16 +204,24 @@ def main() -> None:
         started, cpu = time.perf_counter(), time.process_time()
         release = results.build_release(survey)
         built, built_cpu = time.perf_counter() - started, time.process_time() - cpu
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         results.store_release(survey, release)
         survey.status = SurveyStatus.closed
         db.session.commit()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        worker_rss = children.ru_maxrss / 1024
         print(f"SQL counts alone: {counted:.1f} s ({len(counts.answers)} count rows)")
         print(
             f"build + protect + audit (counts included): {built:.1f} s wall, "
-            f"{built_cpu:.1f} s CPU (the host may be shared)"
+            f"{built_cpu:.1f} s CPU here + "
+            f"{children.ru_utime + children.ru_stime:.1f} s CPU in "
+            f"{results.RELEASE_WORKERS} protection workers (the host may be shared)"
         )
-        print(f"peak memory (ru_maxrss): {rss:.0f} MB")
+        print(
+            f"peak memory (ru_maxrss): {rss:.0f} MB here, {worker_rss:.0f} MB in the "
+            f"largest worker; at most {rss + results.RELEASE_WORKERS * worker_rss:.0f} "
+            "MB together"
+        )
         print(f"audit: {release.audit}")
         print(f"withheld markers: {release.withheld_count}")
         page = "group:g0"

@@ -103,6 +103,9 @@ _POPULATION_WEIGHT = {SCHOOL: 40, GROUP: 30, DIMENSION: 20, GROUP_DIMENSION: 10}
 # withholding an option costs a reader less than losing the whole row.
 _FIGURE_WEIGHT = {"p": 9, "n": 8, "answers": 8, "fav": 6, "sum": 5}
 _OPTION_WEIGHT = 3
+# Figures from which protecting the measures in worker processes pays for starting
+# them (a wave of 40 items, 8 groups and 4 dimensions has about 86,000).
+_PARALLEL_FIGURES = 20_000
 # Added to the priority of published participation within a measure's joint block.
 _PARTICIPATION_FIRST = 1000
 _SCALE_LABELS = (
@@ -620,12 +623,16 @@ def _protect_one(block: privacy.Block, k: int) -> privacy.Protection:
 def _protect_each(
     blocks: Sequence[privacy.Block], k: int, workers: int
 ) -> Iterable[privacy.Protection]:
-    """Protect independent blocks, in ``workers`` fresh processes when above 1.
+    """Protect independent blocks, in ``workers`` fresh processes when worth it.
+
+    Starting a process costs a second or two (an interpreter, NumPy, SciPy), so
+    small releases (under :data:`_PARALLEL_FIGURES` figures) stay in this one.
 
     Worker processes are spawned, not forked: a forked copy of a threaded web
     worker (or of its database connections) is not safe to use.
     """
-    if workers <= 1 or len(blocks) < 2:
+    size = sum(len(block.figures) for block in blocks)
+    if workers <= 1 or len(blocks) < 2 or size < _PARALLEL_FIGURES:
         return [_protect_one(block, k) for block in blocks]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(workers, len(blocks)), mp_context=context) as pool:

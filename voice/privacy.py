@@ -9,26 +9,33 @@ which figures to withhold, per independent :class:`Block`:
    empty population (``n == 0``) is treated exactly like ``1..k-1``.
 2. **Complementary** (the idea of Statistics Norway's GaussSuppression): candidates are
    visited from most to least valuable and published only if, after publishing, no
-   withheld figure is a linear combination of what is known. Exact integer Gaussian
-   elimination decides this. Zeros are handled as well as linear algebra can: a
-   published zero stands for its microcells (non-negative counts summing to zero are
-   each zero), and a withheld figure that is not zero must stay undetermined even
-   when every zero microcell is taken as known, so that it can move on non-zero
-   counts in both directions.
-3. **Audit**: linear programming over the published equalities, the block's
-   identities, non-negativity and known upper bounds gives the tightest interval an
-   attacker can derive for each withheld figure. A figure is *exposed* when that
-   interval holds fewer than two integers (so also when it is narrower than 1).
-4. **Repair**: for each exposed figure the least valuable published figure that binds
-   its bound is withheld too, everything withheld so far is kept, and steps 2-3 run
-   again. Withholding more only widens intervals, so the loop ends.
+   withheld figure is a linear combination of what is known. Gaussian elimination
+   (modulo a large prime, see :data:`_PRIME`) decides this. Zeros are handled as
+   well as linear algebra can: a published zero stands for its microcells
+   (non-negative counts summing to zero are each zero), and a withheld figure that
+   is not zero must stay undetermined even when every zero microcell is taken as
+   known, so that it can move on non-zero counts in both directions.
+3. **Audit**: a withheld figure is *safe* when the values an attacker cannot rule out
+   (over non-negative counts satisfying every published figure, the block's
+   identities and known upper bounds) hold at least two integers. It is proven safe
+   by feasible datasets: the true counts are one; LPs (HiGHS, one model kept warm)
+   find others; a figure taking values a whole unit apart on two of them is safe,
+   since its exact interval contains both. :func:`audit` also bounds every figure
+   left unproven by its own max and min LPs, so it names exactly the exposed ones.
+4. **Repair**: one LP per unproven figure (after one joint LP for the cheap ones)
+   finds the cheapest set of published figures, priced by priority, whose
+   withholding lets it move a whole unit; its solution is the dataset that proves
+   it. Withholding more only widens intervals, so proven figures stay proven and
+   the next audit, handed those datasets, usually needs no LP at all.
 
-Soundness rests on the audit alone; steps 2 and 4 only choose what to try. The audit
-uses the LP relaxation: an attacker who also used integrality could, in rare systems,
-narrow an interval further. Cost: most of it is the LPs of figures that are exposed
-and must be repaired; tiny populations whose answers are mostly zero (a group of 3
-has a zero in almost every option of every cell) are the expensive case, because
-each such zero needs a non-zero complement (see ``bench/privacy_bench.py``).
+Soundness rests on the audit alone: a release passes only when every withheld figure
+is proven safe; steps 2 and 4 only choose what to try. The audit uses the LP
+relaxation: an attacker who also used integrality could, in rare systems, narrow an
+interval further; and LP solutions are trusted to HiGHS's tolerance (about 1e-7).
+Cost: most of it is the repair LPs of tiny populations whose answers are mostly zero
+(a group of 3 has a zero in almost every option of every cell): a zero can only go
+up, so each needs a non-zero complement (see ``bench/privacy_bench.py`` and
+``bench/release_bench.py``).
 
 Pure module: plain values in, frozen dataclasses out; no Flask, no database.
 """
@@ -66,8 +73,14 @@ TOP_CODE = 95
 # 1e-7, and the exact bounds of these integer systems are rationals with small
 # denominators, so no genuine bound lies this close to an integer without being one.
 _SNAP = 1e-6
-# Largest denominator accepted in a coefficient, so elimination can stay exact.
+# Largest denominator accepted in a coefficient, so a form scales to integers.
 _MAX_DENOMINATOR = 1_000_000
+# Complementary suppression eliminates modulo this prime (2**31 - 1): integers stay
+# machine-sized, and a combination that vanishes modulo it but not exactly (so a
+# figure wrongly taken as determined, and withheld) has odds of about one in two
+# billion per step. Only the choice of complements depends on it; the audit, in
+# floating point, decides what is safe.
+_PRIME = 2_147_483_647
 # Random-objective LPs tried before bounding the remaining figures one by one.
 _MAX_SWEEPS = 6
 # What moving an unproven figure a unit is worth in the repair's first, joint LP: about
@@ -383,14 +396,12 @@ class _Compiled:
 def _integer_row(
     terms: Mapping[str, float], index: Mapping[str, int]
 ) -> dict[int, int]:
-    """Scale a linear form to coprime integers; scaling keeps its span unchanged."""
+    """Scale a linear form to integers (scaling keeps its span), modulo :data:`_PRIME`."""
     if _integral(terms):
-        return _primitive(
-            {index[name]: int(coef) for name, coef in terms.items() if coef}
-        )
+        return {index[name]: int(coef) % _PRIME for name, coef in terms.items() if coef}
     exact = {index[name]: _rational(coef) for name, coef in terms.items() if coef}
     scale = math.lcm(*(coef.denominator for coef in exact.values()))
-    return _primitive({column: int(coef * scale) for column, coef in exact.items()})
+    return {column: int(coef * scale) % _PRIME for column, coef in exact.items()}
 
 
 def _matrix(
@@ -409,28 +420,20 @@ def _matrix(
     return sparse.csr_array((data, (rows, columns)), shape=shape)
 
 
-# -- complementary suppression by exact Gaussian elimination ---------------------------
-
-
-def _primitive(row: dict[int, int]) -> dict[int, int]:
-    """Divide an integer row by the gcd of its entries, keeping the numbers small."""
-    divisor = math.gcd(*row.values()) if row else 1
-    return row if divisor == 1 else {j: c // divisor for j, c in row.items()}
+# -- complementary suppression by Gaussian elimination ----------------------------------
 
 
 def _eliminate(row: dict[int, int], pivot: int, by: dict[int, int]) -> dict[int, int]:
-    """Cancel ``pivot`` from ``row`` with ``by``, fraction-free, to stay exact."""
-    a, p = row[pivot], by[pivot]
-    divisor = math.gcd(a, p)
-    keep, take = p // divisor, a // divisor
-    out = {j: keep * c for j, c in row.items()} if keep != 1 else dict(row)
+    """Cancel ``pivot`` from ``row`` with ``by`` (whose pivot entry is 1), mod the prime."""
+    take = row[pivot]
+    out = dict(row)
     for j, c in by.items():
-        value = out.get(j, 0) - take * c
+        value = (out.get(j, 0) - take * c) % _PRIME
         if value:
             out[j] = value
         else:
             out.pop(j, None)
-    return _primitive(out)
+    return out
 
 
 @dataclass(frozen=True)
@@ -492,7 +495,10 @@ class _Span:
                 if pivot in residue:
                     residue = _eliminate(residue, pivot, by)
             if residue:
-                fresh.append((self._choose_pivot(residue), residue))
+                pivot = self._choose_pivot(residue)
+                scale = pow(residue[pivot], -1, _PRIME)
+                residue = {j: c * scale % _PRIME for j, c in residue.items()}
+                fresh.append((pivot, residue))
         changed: dict[int, dict[int, int]] = {}
         for pivot, by in fresh:
             holders = set(self._holders.get(pivot, ()))
@@ -522,9 +528,7 @@ class _Span:
 
     def _choose_pivot(self, residue: dict[int, int]) -> int:
         """Pick the pivot in fewest withheld residues (only speed depends on it)."""
-        return min(
-            residue, key=lambda j: (len(self._holders.get(j, ())), abs(residue[j]), j)
-        )
+        return min(residue, key=lambda j: (len(self._holders.get(j, ())), j))
 
 
 def _complementary(compiled: _Compiled, forced: Mapping[str, str]) -> dict[str, str]:

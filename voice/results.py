@@ -10,6 +10,7 @@ While a wave is open only :func:`open_participation` is available.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -39,6 +40,9 @@ from voice.models import (
 from voice.privacy import round_count
 from voice.release import ProtectedRelease, WaveInfo
 
+#: Processes that protect a large release's measures in parallel (see
+#: ``voice.lattice``); small releases always stay in the calling process.
+RELEASE_WORKERS = min(2, os.cpu_count() or 1)
 #: Releases kept in memory by content hash (they are immutable).
 _CACHE_SIZE = 32
 _cache: dict[str, ProtectedRelease] = {}
@@ -394,6 +398,7 @@ def build_release(survey: Survey, *, now: datetime | None = None) -> ProtectedRe
         k=survey.min_cell,
         is_open_link=survey.access_mode == AccessMode.link,
         previous=stored_release(before) if before is not None else None,
+        workers=RELEASE_WORKERS,
     )
 
 

@@ -147,3 +147,29 @@ def test_the_joint_audit_of_a_release_passes_on_what_it_shows():
     result = privacy.audit(system, withheld)
     assert release.audit.passed and result.passed
     assert release.cell("group:c", "item:clubs").n_text is None
+
+
+def test_protecting_measures_in_worker_processes_gives_the_same_release(monkeypatch):
+    monkeypatch.setattr(lattice, "_PARALLEL_FIGURES", 0)
+    people = [
+        Student(
+            "abcd"[min(3, number // 12)],
+            numeric={"belong": 1 + number % 5, "left_out": 1 + number % 3},
+            choices={
+                "gender_identity": ["girl" if number % 2 else "boy"],
+                "bullied": ["yes" if number % 3 else "no"],
+                "clubs": ["art", "music"] if number % 4 else ["sport"],
+            },
+        )
+        for number in range(40)
+    ]
+    counts = count_wave(mini(), ["a", "b", "c", "d"], people)
+
+    def release(workers):
+        return lattice.build_release(
+            mini(), counts, wave=WAVE, k=10, is_open_link=False, workers=workers
+        )
+
+    serial, parallel = release(1), release(2)
+    assert parallel.canonical_json() == serial.canonical_json()
+    assert parallel.withheld_count == serial.withheld_count > 0
