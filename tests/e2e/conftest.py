@@ -8,7 +8,6 @@ screenshotted into ``test-artifacts/e2e/`` and checked with axe-core.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
