@@ -48,13 +48,12 @@ from voice.models import (
     SurveyStatus,
 )
 from voice.release import (
-    DIMENSION,
-    GROUP,
     SCHOOL,
     WITHHELD_TEXT,
     ProtectedRelease,
     ReleasedMeasure,
 )
+from voice.web import page_figures
 from voice.web import review_figures as figures
 from voice.web.access import (
     SCHOOL_ROLES,
@@ -311,7 +310,9 @@ def _render_workspace(
     lang = select_language()
     key = figures.group_key(group)
     released = figures.is_released(release, key)
-    scales, loose = figures.scale_views(release, key, lang, group.display_name(lang))
+    drawn = page_figures.workspace(
+        release, _previous_release(survey), key, lang, group.display_name(lang)
+    )
     items = findings.group_findings(survey, group)
     can_moderate = current_user.role in (Role.admin, Role.facilitator)
     audit.record(current_user, "results.view", survey, group=group.slug)
@@ -324,17 +325,7 @@ def _render_workspace(
             release=release,
             population=release.population(key) if key in release.cells else None,
             released=released,
-            explanation=figures.explanation(lang),
-            gaps=figures.headlines(
-                figures.largest(release.gaps(), key), release, lang, named=False
-            ),
-            changes=figures.headlines(
-                figures.largest(release.changes(), key), release, lang, named=False
-            ),
-            comparison=figures.comparison(release, key, lang),
-            change=figures.change(release, _previous_release(survey), key, lang),
-            scales=scales,
-            loose=loose,
+            **drawn,
             comments=findings.group_comments(
                 survey,
                 group,
@@ -494,9 +485,7 @@ def overview(survey_id: int):
                 else None
             ),
         )
-    groups = release.populations_of(GROUP)
-    dimensions = release.populations_of(DIMENSION)
-    measures = figures.headline_measures(release)
+    drawn = page_figures.overview(release, lang)
     shared = findings.shared_findings(survey)
     group_rows = {g.slug: g for g in _survey_groups(survey)}
     audit.record(current_user, "results.view", survey, scope="school")
@@ -505,22 +494,7 @@ def overview(survey_id: int):
         "review/overview.html",
         survey=survey,
         release=release,
-        groups=groups,
-        explanation=figures.explanation(lang),
-        gaps=figures.headlines(figures.largest(release.gaps(), None), release, lang),
-        changes=figures.headlines(
-            figures.largest(release.changes(), None), release, lang
-        ),
-        group_table=figures.gap_table(release, groups, measures, lang, "gaps-groups"),
-        dimension_table=figures.gap_table(
-            release, dimensions, measures, lang, "gaps-dims"
-        ),
-        per_scale=[
-            (m, figures.groups_chart(release, groups, m, lang))
-            for m in measures
-            if groups
-        ],
-        school_scales=figures.scale_views(release, SCHOOL, lang, _("Whole school")),
+        **drawn,
         shared=shared,
         group_rows=group_rows,
         comments={
@@ -530,7 +504,7 @@ def overview(survey_id: int):
                 secret=current_app.config["SECRET_KEY"],
                 approved_only=True,
             )
-            for p in groups
+            for p in drawn["groups"]
             if p.participation is not None and p.group in group_rows
         },
         answer_form=AnswerForm(),
