@@ -161,6 +161,11 @@ class Config:
     #: students' submissions; the limits are a brake on abuse, not a guarantee.
     RATELIMIT_SWALLOW_ERRORS = True
     RESEAL_MINUTES = 60
+    #: How long a worker reuses a survey link it has read (seconds): four of a
+    #: journey's five requests then skip the database. Closing a wave shows on its
+    #: pages this much later; a submission always judges the window in its own
+    #: transaction, so nothing is stored after the close.
+    LINK_CACHE_SECONDS = 5.0
     MAX_CONTENT_LENGTH = 1024 * 1024
     WORKERS = max(2, (os.cpu_count() or 1) * 2 + 1)
     LANGUAGES = ("en", "es")
@@ -192,6 +197,8 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     RATELIMIT_ENABLED = True
     WTF_CSRF_ENABLED = True
+    #: Tests change a wave and look at once (the cache has tests of its own).
+    LINK_CACHE_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

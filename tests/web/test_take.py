@@ -360,3 +360,51 @@ def test_submit_works_with_rate_limiting_switched_off(client, db, monkeypatch):
     monkeypatch.setattr(limiter, "enabled", False)
     assert Student(client, publish()).complete().status_code == 303
     assert count(db, Response) == 1
+
+
+@pytest.fixture
+def cached_links(app, monkeypatch):
+    """Let workers reuse a link for a minute, as production does for a few seconds."""
+    from voice.web import take
+
+    monkeypatch.setitem(app.config, "LINK_CACHE_SECONDS", 60.0)
+    take._LINK_CACHE.clear()
+    yield take
+    take._LINK_CACHE.clear()
+
+
+def test_a_cached_link_still_stores_nothing_after_its_wave_closes(
+    client, db, cached_links
+):
+    from voice.models import SurveyStatus
+
+    audience = publish()
+    student = Student(client, audience)
+    student.start()
+    student.page(PULSE_ANSWERS[0])
+    student.page(PULSE_ANSWERS[1])
+    assert audience.token in cached_links._LINK_CACHE
+    audience.survey.status = SurveyStatus.closed
+    db.session.commit()
+    response = student.page(PULSE_ANSWERS[2], "submit")
+    assert response.status_code == 410
+    assert count(db, Response) == 0
+
+
+def test_a_cached_link_is_read_again_once_it_is_old(client, db, cached_links):
+    from voice.models import SurveyStatus
+
+    audience = publish()
+    assert client.get(f"/s/{audience.token}").status_code == 200
+    audience.survey.status = SurveyStatus.closed
+    db.session.commit()
+    assert client.get(f"/s/{audience.token}").status_code == 200  # within the minute
+    read_at, link, snapshot = cached_links._LINK_CACHE[audience.token]
+    cached_links._LINK_CACHE[audience.token] = (read_at - 61, link, snapshot)
+    assert client.get(f"/s/{audience.token}").status_code == 410
+
+
+def test_unknown_links_are_never_cached(client, db, cached_links):
+    for number in range(20):
+        assert client.get(f"/s/no-such-link-{number}").status_code == 404
+    assert cached_links._LINK_CACHE == {}

@@ -223,3 +223,19 @@ def test_submissions_are_limited_per_link(client, db, monkeypatch):
     assert blocked.complete().status_code == 429
     assert Student(client, publish()).complete().status_code == 303
     assert count(db, Response) == 3
+
+
+def test_page_turns_do_not_use_up_a_links_submissions(client, db, monkeypatch):
+    from voice.web import take
+
+    monkeypatch.setattr(take, "SUBMIT_LIMIT", "1 per minute")
+    audience = publish()
+    student = Student(client, audience)
+    student.start()
+    for _ in range(10):
+        assert student.page(PULSE_ANSWERS[0]).status_code == 200
+        assert student.page(action="back").status_code == 200
+    student.page(PULSE_ANSWERS[0])
+    student.page(PULSE_ANSWERS[1])
+    assert student.page(PULSE_ANSWERS[2], "submit").status_code == 303
+    assert Student(client, audience).complete().status_code == 429

@@ -20,6 +20,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -84,8 +85,6 @@ bp = Blueprint("take", __name__, url_prefix="/s")
 CODE_ATTEMPTS_LIMIT = "120 per minute"
 #: Final submissions per survey link.
 SUBMIT_LIMIT = "300 per minute"
-#: Page turns per survey link.
-PAGE_LIMIT = "1200 per minute"
 #: How long a spent form nonce is remembered (seconds).
 NONCE_MEMORY = 24 * 3600
 #: Session key carrying a code from the QR link to the code field, once.
@@ -181,12 +180,9 @@ def _link_key() -> str:
 
 
 def _not_submitting() -> bool:
+    # Page turns write nothing and cost what opening the link costs, which is not
+    # limited either; only submissions, which write, count against the link.
     return request.form.get("action") != "submit"
-
-
-def _answers_limits() -> str:
-    # One check per request: every posted page counts, a submission counts twice.
-    return PAGE_LIMIT if _not_submitting() else f"{PAGE_LIMIT};{SUBMIT_LIMIT}"
 
 
 def _no_code_typed() -> bool:
@@ -243,7 +239,7 @@ def back_to_intro(token: str) -> ResponseReturnValue:
 
 @bp.post("/<token>/answers")
 @reads_only()  # a submission calls begin_writing() once its reads are done
-@limiter.limit(lambda: _answers_limits(), key_func=_link_key)
+@limiter.limit(lambda: SUBMIT_LIMIT, key_func=_link_key, exempt_when=_not_submitting)
 def answers(token: str) -> ResponseReturnValue:
     """Take one page of answers, then turn the page, stay, or submit."""
     audience, instrument = _open_audience(token)
@@ -426,12 +422,36 @@ _LINK_QUERY = (
 )
 
 
+#: Survey links read recently, by token: (read at, link, snapshot). Only links that
+#: exist are kept, so random tokens cannot fill it.
+_LINK_CACHE: dict[str, tuple[float, SurveyLink, str]] = {}
+_LINK_CACHE_SIZE = 1024
+
+
 def _audience(token: str) -> tuple[SurveyLink, str]:
     """Return the survey link for ``token`` and its instrument snapshot as JSON text.
 
+    A link read less than ``LINK_CACHE_SECONDS`` ago is reused without a query.
+
     :raises Unavailable: ``unknown_link`` when no link has this token
     """
-    row = db.session.execute(_LINK_QUERY, {"token": token[:64]}).first()
+    token = token[:64]
+    ttl = current_app.config["LINK_CACHE_SECONDS"]
+    now = time.monotonic()
+    cached = _LINK_CACHE.get(token)
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1], cached[2]
+    link, snapshot = _read_link(token)
+    if ttl > 0:
+        if len(_LINK_CACHE) >= _LINK_CACHE_SIZE:
+            _LINK_CACHE.clear()
+        _LINK_CACHE[token] = (now, link, snapshot)
+    return link, snapshot
+
+
+def _read_link(token: str) -> tuple[SurveyLink, str]:
+    """Read the survey link for ``token`` in one query (see :func:`_audience`)."""
+    row = db.session.execute(_LINK_QUERY, {"token": token}).first()
     if row is None:
         raise Unavailable("unknown_link", 404)
     survey = LinkSurvey(
