@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("sklearn", "weasyprint", "textblob", "tokenizers")
+HEAVY = ("sklearn", "weasyprint", "textblob", "tokenizers", "scipy")
 
 SCRIPT = """
 import json, sys
