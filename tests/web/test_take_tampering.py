@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from tests.web.fault_helpers import read_form
 from tests.web.take_helpers import (
     PULSE_ANSWERS,
     Student,
@@ -223,6 +224,49 @@ def test_submissions_are_limited_per_link(client, db, monkeypatch):
     assert blocked.complete().status_code == 429
     assert Student(client, publish()).complete().status_code == 303
     assert count(db, Response) == 3
+
+
+def test_a_submission_over_the_links_limit_keeps_every_answer_for_a_retry(
+    client, db, monkeypatch
+):
+    from voice.web import take
+
+    monkeypatch.setattr(take, "SUBMIT_LIMIT", "1 per minute")
+    audience = publish()
+    assert Student(client, audience).complete().status_code == 303
+    late = Student(client, audience, lang="es")
+    turned_away = late.complete()
+    assert turned_away.status_code == 429
+    assert turned_away.headers["Retry-After"]
+    assert "Muchos estudiantes están enviando sus respuestas" in late.html
+    form = read_form(late.html)
+    fields = dict(form.fields)
+    assert fields["q-pulse_group_heard"] == "4"
+    assert fields["q-pulse_open_next_step"].split() == [
+        "More",
+        "clubs",
+        "after",
+        "school",
+    ]
+    assert fields["action"] == "submit"
+    assert count(db, Response) == 1
+
+    monkeypatch.setattr(take, "SUBMIT_LIMIT", "5 per minute")
+    retry = late.request("POST", form.action, data=fields)
+    assert retry.status_code == 303
+    assert count(db, Response) == 2
+
+
+def test_a_code_guess_over_the_limit_gets_the_plain_too_many_tries_page(app, db):
+    audience = publish(access_mode=AccessMode.codes)
+    student = Student(app.test_client(), audience)
+    student.open()
+    data = {"csrf_token": hidden(student.html, "csrf_token"), "code": "AAAA-BBBB-CCCC"}
+    for _ in range(120):
+        student.request("POST", f"/s/{audience.token}/start", data=data)
+    blocked = student.request("POST", f"/s/{audience.token}/start", data=data)
+    assert blocked.status_code == 429
+    assert "Too many tries" in blocked.get_data(as_text=True)
 
 
 def test_page_turns_do_not_use_up_a_links_submissions(client, db, monkeypatch):

@@ -8,7 +8,8 @@ they posted, so "Try again" sends the same answers, signed form state and form t
 to the same address (invariant 4: keep what the student entered). Staff get the same
 apology without their form echoed back (it may hold a password). The pool's pre-ping
 replaces dead connections on the next request, so the service recovers without a
-restart.
+restart. A final submission turned away by its link's rate limit gets the same page
+(429), with the answers kept, instead of the generic "too many tries".
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import re
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, g, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import AnonymousUserMixin
 
 from voice.extensions import db
+from voice.web.errors import render_error
 
 bp = Blueprint("outage", __name__)
 
@@ -27,6 +30,8 @@ bp = Blueprint("outage", __name__)
 UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 #: Seconds a client is told to wait before trying again.
 RETRY_AFTER = 5
+#: Seconds a student is asked to wait when their link's submission limit is reached.
+BUSY_RETRY_AFTER = 30
 #: Answer values that are option keys ("4", "sports_club"); anything else was typed.
 _OPTION_VALUE = re.compile(r"[\w-]{1,40}")
 
@@ -39,11 +44,32 @@ def database_unavailable(error: Exception):
     g._login_user = AnonymousUserMixin()
     # The exception's text holds the SQL parameters (answers): log only its kind.
     current_app.logger.warning("database unavailable: %s", _kind(error))
+    return _try_again_page(busy=False), 503, {"Retry-After": str(RETRY_AFTER)}
+
+
+def too_many_submissions(error: RateLimitExceeded):
+    """A link's submission limit was reached: keep the student's answers for a retry.
+
+    A whole school on one link can meet the limit at the end of an advisory period;
+    the generic "too many tries" page would throw away a finished survey.
+    """
+    if request.endpoint != "take.answers":
+        return render_error(429)
+    db.session.rollback()
+    return _try_again_page(busy=True), 429, {"Retry-After": str(BUSY_RETRY_AFTER)}
+
+
+bp.app_errorhandler(RateLimitExceeded)(too_many_submissions)
+
+
+def _try_again_page(*, busy: bool) -> str:
+    """Render the apology; a student's POST gets every posted field back."""
     student = request.blueprint == "take"
     resend = student and request.method == "POST"
     fields, typed = _posted_fields() if resend else ([], [])
-    page = render_template(
+    return render_template(
         "outage/try_again.html",
+        busy=busy,
         student=student,
         resend=resend,
         # A link can only repeat a GET; a staff form is sent again from the back button.
@@ -53,7 +79,6 @@ def database_unavailable(error: Exception):
         hidden_fields=fields,
         typed_fields=typed,
     )
-    return page, 503, {"Retry-After": str(RETRY_AFTER)}
 
 
 for _error_class in UNAVAILABLE:
