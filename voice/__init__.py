@@ -48,10 +48,15 @@ def create_app(
     i18n.init_app(app, babel)
     security.init_app(app, login_manager)
 
+    from voice.release import figure_key
     from voice.web import register_blueprints
 
     register_blueprints(app)
     app.jinja_env.add_extension("jinja2.ext.do")
+    # Pages and reports name each figure they print (data-figure), so every output
+    # can be checked against the others; a global, as the macros that print figures
+    # are imported without the page's context.
+    app.jinja_env.globals["figure_key"] = figure_key
 
     from voice.cli import register_commands
 

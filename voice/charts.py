@@ -27,10 +27,12 @@ What makes the output safe to use everywhere:
   deterministic, so tests can compare it.
 """
 
+from __future__ import annotations
+
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from markupsafe import Markup, escape
@@ -153,6 +155,28 @@ class TableData:
     caption: str
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    #: Optional identifiers of the figures in each row's cells after the header (one
+    #: per cell, ``None`` for a derived one such as a gap): the caller's names, set
+    #: with :meth:`keyed`, so a page can label which released figure it prints.
+    keys: tuple[tuple[str | None, ...], ...] = ()
+
+    def keyed(self, keys: Sequence[Sequence[str | None]]) -> TableData:
+        """Return this table with figure identifiers, one row of them per row.
+
+        :raises ValueError: when the identifiers do not match the table's shape
+        """
+        shaped = tuple(tuple(row) for row in keys)
+        if [len(k) for k in shaped] != [len(r) - 1 for r in self.rows]:
+            raise ValueError("one identifier per figure cell of every row")
+        return replace(self, keys=shaped)
+
+    def cells(self) -> tuple[tuple[tuple[str, str | None], ...], ...]:
+        """Return each row's figure cells paired with their identifiers, if any."""
+        keys = self.keys or tuple((None,) * (len(row) - 1) for row in self.rows)
+        return tuple(
+            tuple(zip(row[1:], row_keys, strict=True))
+            for row, row_keys in zip(self.rows, keys, strict=True)
+        )
 
 
 @dataclass(frozen=True)
@@ -166,6 +190,10 @@ class Svg:
     def __html__(self) -> str:
         """Let Jinja insert the chart with ``{{ chart }}`` without escaping it."""
         return str(self.markup)
+
+    def keyed(self, keys: Sequence[Sequence[str | None]]) -> Svg:
+        """Return this chart with its table's figures identified (:meth:`TableData.keyed`)."""
+        return replace(self, table=self.table.keyed(keys))
 
 
 # --- Layout: units of the viewBox, drawn about 1:1 in print (see _root) -------------

@@ -56,6 +56,17 @@ ITEM = "item"
 SCALE = "scale"
 
 
+def figure_key(population: str, measure: str, kind: str) -> str:
+    """Name one released figure the way the privacy audit names it.
+
+    ``kind`` is ``n`` (respondents), ``fav`` (% favorable), ``sum`` (a mean, which
+    publishes its sum), ``o=<option value>`` (a share); a population's participation
+    is ``figure_key(population, "participation", "p")``. Every output labels the
+    figures it prints with these names, so each can be checked against the others.
+    """
+    return f"{population}#{measure}#{kind}"
+
+
 class ReleaseFormatError(ValueError):
     """A stored release was written in a format this code cannot read."""
 

@@ -56,6 +56,7 @@ from voice.release import (
     Population,
     ProtectedRelease,
     ReleasedMeasure,
+    figure_key,
 )
 
 #: Scheme of the bundled assets a report may load, e.g. ``voice-asset:fonts/x.ttf``.
@@ -219,8 +220,9 @@ class ReportContext:
     response_rate: str | None
     #: Whether the scope's own figures are released at all.
     is_released: bool
-    #: (group name, rounded participation or None) for each group, school reports only.
-    group_participation: tuple[tuple[str, str | None], ...]
+    #: (group name, rounded participation or None, its figure key) for each group,
+    #: school reports only.
+    group_participation: tuple[tuple[str, str | None, str], ...]
     headlines: tuple[str, ...]
     comparison: Figure | None
     change: Figure | None
@@ -344,7 +346,14 @@ def build_report_context(
         is_released=population.participation is not None,
         group_participation=()
         if is_group
-        else tuple((g.label.get(lang), g.participation) for g in groups),
+        else tuple(
+            (
+                g.label.get(lang),
+                g.participation,
+                figure_key(g.key, "participation", "p"),
+            )
+            for g in groups
+        ),
         headlines=_headlines(release, scope if is_group else None, lang, _),
         comparison=comparison,
         # A withheld group's changes are all withheld: show the school's instead.
@@ -480,6 +489,15 @@ def _comparison(
                 ),
             ),
             id_prefix="compare",
+        ).keyed(
+            [
+                [
+                    figure_key(scope, m.key, "fav"),
+                    figure_key(SCHOOL, m.key, "fav"),
+                    None,
+                ]
+                for m in measures
+            ]
         ),
     )
 
@@ -530,7 +548,7 @@ def _change(
                 ),
             ),
             id_prefix="change",
-        ),
+        ).keyed([[None, figure_key(scope, m.key, "fav"), None] for m in measures]),
     )
 
 
@@ -545,7 +563,8 @@ def _distribution(
 ) -> Figure:
     """Draw how the group and the whole school answered one scale."""
     rows = []
-    for label, key in ((scope_label, scope), (_("Whole school"), SCHOOL)):
+    populations = (scope, SCHOOL)
+    for label, key in zip((scope_label, _("Whole school")), populations, strict=True):
         cell = release.cell(key, measure.key)
         rows.append(
             DistributionRow(
@@ -572,6 +591,11 @@ def _distribution(
             options=[option.label.get(lang) for option in measure.options],
             id_prefix=_chart_id("dist", measure.key),
             ordinal=measure.has_mean,
+        ).keyed(
+            [
+                [figure_key(key, measure.key, f"o={o.value}") for o in measure.options]
+                for key in populations
+            ]
         ),
         note=_favorable_note(release, measure, scope, lang, _),
     )
@@ -601,6 +625,8 @@ def _groups_figure(
     """Draw every group's % favorable on one scale beside the whole school."""
     title = measure.title.get(lang)
     school = release.cell(SCHOOL, measure.key).favorable
+    school_key = figure_key(SCHOOL, measure.key, "fav")
+    keys = [[figure_key(p.key, measure.key, "fav"), school_key, None] for p in groups]
     return Figure(
         heading=title,
         svg=_described(
@@ -625,7 +651,7 @@ def _groups_figure(
                 your_group=_("Group"),
             ),
             id_prefix=_chart_id("groups", measure.key),
-        ),
+        ).keyed(keys or [[school_key, school_key, None]]),
         note=_("Whole school: %(value)s favorable.")
         % {"value": school.text if school is not None else words.withheld},
     )
@@ -694,6 +720,11 @@ def _gap_tables(
             columns=[m.title.get(lang) for m in measures],
             school=[release.cell(SCHOOL, m.key).favorable for m in measures],
             id_prefix=id_prefix,
+        ).keyed(
+            [
+                [figure_key(key, m.key, "fav") for m in measures]
+                for key in (SCHOOL, *(p.key for _label, p in rows))
+            ]
         )
         tables.append(Figure(heading=title, svg=svg))
     return tuple(tables)
@@ -1024,6 +1055,11 @@ def _appendix(
                         )
                         for measure in measures
                     ),
+                ).keyed(
+                    [
+                        [figure_key(p.key, measure.key, "fav") for p in columns]
+                        for measure in measures
+                    ]
                 )
             )
     return tuple(tables)

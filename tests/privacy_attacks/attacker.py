@@ -1,7 +1,8 @@
 """The attacker of the privacy tests: read what an output publishes, then solve for it.
 
-Each output format has a parser that turns a served payload into the figure keys it
-shows a value for (``FORMATS``); an HTML or PDF parser plugs in the same way. The
+Each export format has a parser that turns a served payload into the figure keys it
+shows a value for (``FORMATS``); pages are read through the ``data-figure`` names
+they print (:func:`html_figures`). The
 attacker then assumes the strongest reading of every shown value (a percentage or a
 rounded count reveals its exact count) and bounds withheld figures by linear
 programming over everything shown, non-negativity and the structural identities.
@@ -12,14 +13,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Collection, Mapping
+import re
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from html.parser import HTMLParser
 
 import numpy as np
+from pypdf import PdfReader
 from scipy import sparse
 from scipy.optimize import linprog
 
+from voice.charts import TableData
 from voice.privacy import Block
-from voice.release import WITHHELD_TOKEN
+from voice.release import WITHHELD_CLASS, WITHHELD_TOKEN
 
 _FIGURE = {"n": "n", "favorable": "fav", "mean": "sum"}
 
@@ -59,6 +65,112 @@ def json_figures(text: str) -> dict[str, str | None]:
             for value, share in cell["distribution"]:
                 shown[f"{base}o={value}"] = share["text"] if share else None
     return shown
+
+
+class _LabelledFigures(HTMLParser):
+    """Collect the text of every element a page labels with ``data-figure``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.figures: list[tuple[str, bool, str]] = []
+        #: Open labelled elements: [key, withheld, text parts, depth]
+        self._open: list[list] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for element in self._open:
+            element[3] += 1
+        named = dict(attrs)
+        if "data-figure" in named:
+            withheld = WITHHELD_CLASS in (named.get("class") or "").split()
+            self._open.append([named["data-figure"], withheld, [], 0])
+
+    def handle_endtag(self, tag: str) -> None:
+        for element in list(self._open):
+            if element[3] == 0:
+                self._open.remove(element)
+                key, withheld, parts, _ = element
+                self.figures.append((key, withheld, " ".join("".join(parts).split())))
+            else:
+                element[3] -= 1
+
+    def handle_data(self, data: str) -> None:
+        for element in self._open:
+            element[2].append(data)
+
+
+def html_figures(text: str) -> dict[str, str | None]:
+    """Map each figure a page labels (``data-figure``) to its text, None if withheld.
+
+    A cell of the equity gaps table reads "37% (+5 points)": the figure is the text
+    before the gap. A figure printed twice (a chart's table and the key figures)
+    must read the same both times.
+    """
+    parser = _LabelledFigures()
+    parser.feed(text)
+    parser.close()
+    shown: dict[str, str | None] = {}
+    for key, withheld, content in parser.figures:
+        value = None if withheld else content.split(" (", 1)[0]
+        if key in shown:
+            assert shown[key] == value, (key, shown[key], value)
+        shown[key] = value
+    return shown
+
+
+def table_figures(tables: Iterable[TableData], withheld: str) -> dict[str, str | None]:
+    """Map each identified cell of charts' tables to its text, or None where withheld.
+
+    A report's charts print their tables' cells; the same "figure (gap)" rule as in
+    :func:`html_figures` applies.
+    """
+    shown: dict[str, str | None] = {}
+    for table in tables:
+        for row in table.cells():
+            for text, key in row:
+                if key is not None:
+                    value = None if text == withheld else text.split(" (", 1)[0]
+                    assert shown.setdefault(key, value) == value, key
+    return shown
+
+
+class _PrintedText(HTMLParser):
+    """Collect the text a page prints, SVG text included, without what it only names."""
+
+    _UNPRINTED = frozenset({"head", "style", "script", "title", "desc"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in self._UNPRINTED
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in self._UNPRINTED
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def figure_tokens(text: str, withheld: str) -> Counter[str]:
+    """Count what reads as a figure in printed text: percentages, means, the marker."""
+    pattern = rf"[<>]?\d+%|\b\d+\.\d+\b|{re.escape(withheld)}"
+    return Counter(re.findall(pattern, " ".join(text.split())))
+
+
+def printed_text(html: str) -> str:
+    """Return the text an HTML document prints (what a PDF made from it reads)."""
+    parser = _PrintedText()
+    parser.feed(html)
+    parser.close()
+    return " ".join(parser.parts)
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Return the text of every page of a PDF."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 #: Output format -> parser from payload text to {figure key: shown text or None}.

@@ -19,12 +19,13 @@ from config import TestingConfig
 from tests.factories import _password_hash
 from tests.privacy_attacks.seed import Seeded, make_wave
 from tests.web.admin_helpers import login
-from voice import create_app, lattice, results
+from voice import create_app, lattice, report_service, results
 from voice.extensions import db, limiter
 from voice.instruments import Instrument
 from voice.models import GroupMembership, Role, StaffUser
 from voice.privacy import Block
 from voice.release import ProtectedRelease
+from voice.reports import ReportContext
 
 #: Roles attacked, and the group a group-scoped reader belongs to.
 ROLES = {"admin": None, "leader": None, "facilitator": "charlie"}
@@ -40,6 +41,23 @@ class Attacked:
     system: Block
     #: role -> format -> served text
     payloads: dict[str, dict[str, str]]
+    #: role -> URL -> HTML of every results page the role may open
+    pages: dict[str, dict[str, str]]
+    #: role -> URL -> bytes of every summary PDF the role may download
+    pdfs: dict[str, dict[str, bytes]]
+    #: PDF URL -> the report laid out for it and the HTML it is printed from
+    reports: dict[str, tuple[ReportContext, str]]
+
+
+def _reachable(client, urls: list[str]) -> dict[str, bytes]:
+    """Fetch each URL, keeping those the signed-in reader is allowed to open."""
+    found = {}
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code in (200, 403, 404), (url, response.status_code)
+        if response.status_code == 200:
+            found[url] = response.get_data()
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +96,21 @@ def attacked(database_url, tmp_path_factory) -> Iterator[Attacked]:
         system = lattice.joint_system(instrument, counts, k=seeded.survey.min_cell)
         emails = {role: user.email for role, user in users.items()}
         survey_id = seeded.survey.id
+        review = f"/review/surveys/{survey_id}"
+        group_urls = [f"{review}/groups/{g.id}" for g in seeded.groups.values()]
+        page_urls = [review, *group_urls, *(f"{u}?lang=es" for u in group_urls)]
+        pdf_urls = [f"{review}/summary.pdf", *(f"{u}/summary.pdf" for u in group_urls)]
+        reports = {}
+        for url, group in zip(pdf_urls, [None, *seeded.groups.values()], strict=True):
+            context, _ = report_service.build_context(
+                seeded.survey, group=group, lang="en"
+            )
+            reports[url] = (context, report_service.render_html(context))
     # Requests run outside the fixture's app context: inside it, Flask would reuse
     # that context, and the first sign-in would stick to every later request.
     payloads: dict[str, dict[str, str]] = {}
+    pages: dict[str, dict[str, str]] = {}
+    pdfs: dict[str, dict[str, bytes]] = {}
     for role, email in emails.items():
         client = app.test_client()
         login(client, SimpleNamespace(email=email))
@@ -90,8 +120,14 @@ def attacked(database_url, tmp_path_factory) -> Iterator[Attacked]:
             )
             for fmt in ("csv", "json")
         }
+        pages[role] = {
+            url: html.decode() for url, html in _reachable(client, page_urls).items()
+        }
+        pdfs[role] = _reachable(client, pdf_urls)
     with app.app_context():
-        yield Attacked(seeded, instrument, release, system, payloads)
+        yield Attacked(
+            seeded, instrument, release, system, payloads, pages, pdfs, reports
+        )
         db.session.remove()
         if database_url is not None:
             tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)

@@ -13,7 +13,17 @@ import random
 
 import pytest
 
-from tests.privacy_attacks.attacker import FORMATS, bounds, exact, shown_keys
+from tests.privacy_attacks.attacker import (
+    FORMATS,
+    bounds,
+    exact,
+    figure_tokens,
+    html_figures,
+    pdf_text,
+    printed_text,
+    shown_keys,
+    table_figures,
+)
 from tests.privacy_attacks.conftest import ROLES
 from voice import lattice
 
@@ -21,8 +31,44 @@ UNIQUE = "group:charlie|dim:gender_identity=nonbinary"
 SMALL_GROUPS = ("group:charlie", "group:delta")
 
 
+#: Every output a role is served: the exports, the results pages, the summary PDFs.
+OUTPUTS = (*sorted(FORMATS), "pages", "pdf")
+MISSING = "(not in the export)"
+
+
 def served(attacked, role, fmt):
-    return FORMATS[fmt](attacked.payloads[role][fmt])
+    """Return {figure key: text or None} of everything one output showed one role."""
+    if fmt in FORMATS:
+        return FORMATS[fmt](attacked.payloads[role][fmt])
+    if fmt == "pages":
+        documents = [html_figures(html) for html in attacked.pages[role].values()]
+    else:
+        documents = [
+            report_figures(*attacked.reports[url]) for url in attacked.pdfs[role]
+        ]
+    figures: dict[str, str | None] = {}
+    for document in documents:
+        for key, value in document.items():
+            assert figures.setdefault(key, value) == value, key
+    return figures
+
+
+def report_figures(context, html):
+    """Return a report's figures: its labelled tables and the tables of its charts."""
+    charts = [
+        figure.svg.table
+        for figure in (
+            context.comparison,
+            context.change,
+            *context.scale_figures,
+            *context.gap_tables,
+        )
+        if figure is not None
+    ]
+    figures = html_figures(html)
+    for key, value in table_figures(charts, context.withheld).items():
+        assert figures.setdefault(key, value) == value, key
+    return figures
 
 
 def targets(attacked, withheld: set[str]) -> list[str]:
@@ -37,7 +83,7 @@ def targets(attacked, withheld: set[str]) -> list[str]:
     return chosen + random.Random(4).sample(rest, min(20, len(rest)))
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("fmt", OUTPUTS)
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_linear_programming_over_everything_served_determines_no_withheld_figure(
     attacked, role, fmt
@@ -54,10 +100,12 @@ def test_linear_programming_over_everything_served_determines_no_withheld_figure
 
 def test_the_unique_student_is_withheld_everywhere(attacked):
     for role in ROLES:
-        for fmt in FORMATS:
+        for fmt in OUTPUTS:
             figures = served(attacked, role, fmt)
             mine = {k: v for k, v in figures.items() if k.startswith(f"{UNIQUE}#")}
             assert all(value is None for value in mine.values())
+    charlie = served(attacked, "facilitator", "pages")
+    assert charlie["group:charlie#participation#p"] is None
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
@@ -169,3 +217,59 @@ def test_the_stored_audit_passed_and_is_kept_with_the_release(attacked):
     assert audit.withheld_small > 0 and audit.withheld_complementary > 0
     stored = json.loads(attacked.payloads["admin"]["json"])["audit"]
     assert stored["passed"] is True
+
+
+# --- pages and PDFs: the same figures, the same withheld set, as the exports --------
+
+
+@pytest.mark.parametrize("fmt", ["pages", "pdf"])
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_pages_and_pdfs_print_each_figure_as_the_export_does(attacked, role, fmt):
+    """Every figure a page or report prints is the export's, withheld where it is."""
+    exported = served(attacked, role, "json")
+    printed = served(attacked, role, fmt)
+    differ = {
+        key: (value, exported.get(key, MISSING))
+        for key, value in printed.items()
+        if exported.get(key, MISSING) != value
+    }
+    assert not differ
+
+
+@pytest.mark.parametrize("fmt", ["pages", "pdf"])
+def test_pages_and_pdfs_print_shown_and_withheld_figures_of_every_kind(attacked, fmt):
+    """Guards the comparison above: it must cover real figures, not an empty page."""
+    printed = served(attacked, "admin", fmt)
+    kinds = {key.rsplit("#", 1)[1].split("=")[0] for key in printed}
+    assert (
+        {"n", "fav", "sum", "o", "p"} <= kinds
+        if fmt == "pages"
+        else {"fav", "o", "p"} <= kinds
+    )
+    assert any(v is None for v in printed.values())
+    assert any(v is not None for v in printed.values())
+    groups = {p.key for p in attacked.release.populations_of("group")}
+    assert groups <= {key.split("#")[0] for key in printed}
+
+
+def test_every_role_got_its_pages_and_pdfs(attacked):
+    assert len(attacked.pages["admin"]) == 9  # overview, 4 workspaces in 2 languages
+    assert len(attacked.pages["leader"]) == 1
+    assert len(attacked.pages["facilitator"]) == 2  # their group, in 2 languages
+    assert len(attacked.pdfs["admin"]) == len(attacked.pdfs["leader"]) == 5
+    assert (
+        list(attacked.pdfs["facilitator"])
+        == [url for url in attacked.reports if "/groups/" in url][2:3]
+    )
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_pdf_prints_what_its_report_lays_out(attacked, role):
+    """The PDF's text holds the same percentages, means and withheld markers as the
+    HTML it was printed from (charts' text included), so the checks of the report's
+    figures above hold for the PDF itself."""
+    for url, pdf in attacked.pdfs[role].items():
+        context, html = attacked.reports[url]
+        expected = figure_tokens(printed_text(html), context.withheld)
+        assert expected[context.withheld] > 0 and expected.total() > 20
+        assert figure_tokens(pdf_text(pdf), context.withheld) == expected, url

@@ -896,3 +896,26 @@ def test_long_withheld_text_is_cut_in_the_chart_and_whole_in_the_table(draw):
     assert cut
     assert all(t.endswith("…") and len(t) < len(WORDY) for t in cut)
     assert WORDY in svg.table.rows[0]
+
+
+def test_a_keyed_table_pairs_each_figure_cell_with_its_identifier():
+    svg = draw_comparison().keyed(
+        [["g#belonging", "s#belonging", None], ["g#a", None, None]]
+    )
+    assert svg.table.cells()[0] == (
+        ("64%", "g#belonging"),
+        ("72%", "s#belonging"),
+        (svg.table.rows[0][3], None),
+    )
+    assert svg.markup == draw_comparison().markup  # identifiers never reach the SVG
+
+
+def test_an_unkeyed_table_pairs_its_cells_with_no_identifier():
+    assert all(key is None for row in draw_change().table.cells() for _, key in row)
+
+
+def test_identifiers_that_do_not_fit_the_table_are_refused():
+    with pytest.raises(ValueError, match="one identifier"):
+        draw_comparison().keyed([["g#belonging", "s#belonging"]] * 2)
+    with pytest.raises(ValueError, match="one identifier"):
+        draw_comparison().keyed([["a", "b", None]])

@@ -52,6 +52,7 @@ from voice.release import (
     WITHHELD_TEXT,
     ProtectedRelease,
     ReleasedMeasure,
+    figure_key,
 )
 from voice.web import page_figures
 from voice.web import review_figures as figures
@@ -193,6 +194,8 @@ class PastRecommendation:
     figure: str | None
     #: The linked figure in this wave's release, for the group (None if absent).
     now: ReleasedMeasure | None
+    #: Release key of the group's % favorable on the linked figure.
+    now_key: str | None = None
 
 
 def _past(
@@ -211,6 +214,7 @@ def _past(
                 wave_label=waves.get(finding.survey_id, ""),
                 figure=release.measure(measure_key).title.get(lang) if known else None,
                 now=release.cells.get(key, {}).get(measure_key) if known else None,
+                now_key=figure_key(key, measure_key, "fav") if known else None,
             )
         )
     return past

@@ -38,6 +38,7 @@ from voice.release import (
     Population,
     ProtectedRelease,
     ReleasedMeasure,
+    figure_key,
 )
 
 #: How many gaps and changes lead a page.
@@ -62,6 +63,8 @@ class MeasureView:
 
     measure: Measure
     title: str
+    #: Release key of the reader's population (names its figures on the page).
+    mine_key: str
     #: Figures of the reader's population (None when it is not in the lattice).
     mine: ReleasedMeasure | None
     school: ReleasedMeasure
@@ -132,6 +135,11 @@ def distribution(
         options=[option.label.get(lang) for option in measure.options],
         id_prefix=id_prefix,
         ordinal=measure.has_mean,
+    ).keyed(
+        [
+            [figure_key(key, measure.key, f"o={o.value}") for o in measure.options]
+            for _label, key in rows
+        ]
     )
 
 
@@ -142,6 +150,7 @@ def _shares(cell: ReleasedMeasure | None) -> dict[str, CodedPercent | None]:
 def _choices(
     release: ProtectedRelease,
     measure: Measure,
+    mine: str,
     options: MeasureOptions,
     label: str,
     lang: str,
@@ -166,6 +175,15 @@ def _choices(
             your_group=label,
         ),
         id_prefix=id_prefix,
+    ).keyed(
+        [
+            [
+                figure_key(mine, measure.key, f"o={o.value}"),
+                figure_key(SCHOOL, measure.key, f"o={o.value}"),
+                None,
+            ]
+            for o in measure.options
+        ]
     )
 
 
@@ -202,12 +220,13 @@ def measure_view(
             release, measure, [*rows, (_("Whole school"), SCHOOL)], lang, prefix
         )
     elif mine != SCHOOL:
-        chart = _choices(release, measure, options, label, lang, prefix)
+        chart = _choices(release, measure, mine, options, label, lang, prefix)
     else:
         chart = None
     return MeasureView(
         measure=measure,
         title=measure.title.get(lang),
+        mine_key=mine,
         mine=own,
         school=school,
         chart=chart,
@@ -275,6 +294,11 @@ def comparison(release: ProtectedRelease, key: str, lang: str) -> Svg | None:
             category=_("Scale"),
         ),
         id_prefix="compare",
+    ).keyed(
+        [
+            [figure_key(key, m.key, "fav"), figure_key(SCHOOL, m.key, "fav"), None]
+            for m in measures
+        ]
     )
 
 
@@ -311,7 +335,7 @@ def change(
             category=_("Scale"),
         ),
         id_prefix="change",
-    )
+    ).keyed([[None, figure_key(key, m.key, "fav"), None] for m in measures])
 
 
 def headlines(
@@ -399,6 +423,11 @@ def gap_table(
         columns=[m.title.get(lang) for m in measures],
         school=[release.cell(SCHOOL, m.key).favorable for m in measures],
         id_prefix=id_prefix,
+    ).keyed(
+        [
+            [figure_key(p, m.key, "fav") for m in measures]
+            for p in (SCHOOL, *(p.key for p in populations))
+        ]
     )
 
 
@@ -430,4 +459,13 @@ def groups_chart(
             your_group=_("Group"),
         ),
         id_prefix="groups-" + measure.key.replace(":", "-"),
+    ).keyed(
+        [
+            [
+                figure_key(p.key, measure.key, "fav"),
+                figure_key(SCHOOL, measure.key, "fav"),
+                None,
+            ]
+            for p in groups
+        ]
     )
