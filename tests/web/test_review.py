@@ -426,7 +426,8 @@ def test_past_recommendations_show_their_answer_and_the_change_since(
     assert "Teach staff to say our names." in past
     assert "Accepted" in past and "Done in August." in past
     assert (
-        'Belonging: <span data-figure="group:bsu#scale:belonging#fav">61%</span>' in past
+        'Belonging: <span data-figure="group:bsu#scale:belonging#fav">61%</span>'
+        in past
     )
     assert "+6" in past
 
