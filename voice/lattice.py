@@ -92,6 +92,7 @@ from voice.release import (
     ProtectedRelease,
     ReleasedMeasure,
     WaveInfo,
+    figure_key,
 )
 
 #: Item types released as measures (open text goes to themes; self-id to populations).
@@ -355,7 +356,7 @@ class _Builder:
                     continue
                 self.figures.append(
                     privacy.Figure(
-                        key=f"{population.key}#{measure}#{kind}",
+                        key=figure_key(population.key, measure, kind),
                         terms=terms,
                         n=ns[population.key],
                         priority=weight + _FIGURE_WEIGHT.get(kind, _OPTION_WEIGHT),
@@ -397,7 +398,7 @@ class _Builder:
 
 
 def _participation_key(population: str) -> str:
-    return f"{population}#participation#p"
+    return figure_key(population, "participation", "p")
 
 
 def _single_microcells(
@@ -728,7 +729,7 @@ def _released(
     previous: ProtectedRelease | None,
 ) -> ReleasedMeasure:
     """Code one measure's published figures; a missing denominator withholds all."""
-    base = f"{population.key}#{measure.key}#"
+    base = figure_key(population.key, measure.key, "")
     empty = tuple((o.value, None) for o in measure.options)
     if base + "n" in withheld or base + "n" not in value_of:
         return ReleasedMeasure(None, None, None, empty)
@@ -830,7 +831,7 @@ def published_keys(release: ProtectedRelease) -> frozenset[str]:
             keys.add(_participation_key(population.key))
         for measure in release.measures:
             cell = release.cell(population.key, measure.key)
-            base = f"{population.key}#{measure.key}#"
+            base = figure_key(population.key, measure.key, "")
             if cell.n_text is not None:
                 keys.add(base + "n")
             if measure.has_favorable and cell.favorable is not None:

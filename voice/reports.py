@@ -563,8 +563,8 @@ def _distribution(
 ) -> Figure:
     """Draw how the group and the whole school answered one scale."""
     rows = []
-    populations = (scope, SCHOOL)
-    for label, key in zip((scope_label, _("Whole school")), populations, strict=True):
+    populations = ((scope_label, scope), (_("Whole school"), SCHOOL))
+    for label, key in populations:
         cell = release.cell(key, measure.key)
         rows.append(
             DistributionRow(
@@ -594,7 +594,7 @@ def _distribution(
         ).keyed(
             [
                 [figure_key(key, measure.key, f"o={o.value}") for o in measure.options]
-                for key in populations
+                for _label, key in populations
             ]
         ),
         note=_favorable_note(release, measure, scope, lang, _),
